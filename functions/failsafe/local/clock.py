@@ -1,0 +1,101 @@
+"""One clock for the whole embedded AWS: alarm evaluation, AppConfig progression and Step Functions waits.
+
+`SpeedClock` runs `speed` simulated seconds per wall second (a drill at 60x turns a 15-minute verify window
+into 15 s). `ManualClock` only moves when a test calls `advance`. Code that needs time asks `get_clock()`;
+nothing in `failsafe.local` calls `time.time()` or `time.sleep()` directly.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
+
+EPOCH_START = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+
+
+class Clock(Protocol):
+    def time(self) -> float:
+        """Simulated seconds since the Unix epoch."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        """Block until `seconds` of simulated time have passed."""
+        ...
+
+    def now(self) -> datetime: ...
+
+
+class SpeedClock:
+    def __init__(self, speed: float = 1.0, start: float | None = None) -> None:
+        if speed <= 0:
+            raise ValueError(f"clock speed {speed}: must be > 0 (1 = real time, 60 = a minute per second)")
+        self.speed = speed
+        self._origin_sim = time.time() if start is None else start
+        self._origin_wall = time.monotonic()
+        self._offset = 0.0
+        self._lock = threading.Lock()
+
+    def time(self) -> float:
+        with self._lock:
+            return self._origin_sim + (time.monotonic() - self._origin_wall) * self.speed + self._offset
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.time(), tz=UTC)
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds / self.speed)
+
+    def advance(self, seconds: float) -> None:
+        """Jump forward without waiting (a drill skipping a quiet stretch)."""
+        with self._lock:
+            self._offset += seconds
+
+
+class ManualClock:
+    """Time stands still until `advance`; `sleep` advances it (so single-threaded code never blocks)."""
+
+    def __init__(self, start: float = EPOCH_START) -> None:
+        self._now = start
+        self._lock = threading.Condition()
+
+    def time(self) -> float:
+        with self._lock:
+            return self._now
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.time(), tz=UTC)
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"advance({seconds}): time only moves forward")
+        with self._lock:
+            self._now += seconds
+            self._lock.notify_all()
+
+
+_clock: Clock = SpeedClock()
+_listeners: list[Callable[[Clock], None]] = []
+
+
+def get_clock() -> Clock:
+    return _clock
+
+
+def set_clock(clock: Clock) -> Clock:
+    """Install `clock` for the local stack and return the previous one."""
+    global _clock
+    previous, _clock = _clock, clock
+    for listener in _listeners:
+        listener(clock)
+    return previous
+
+
+def on_clock_change(listener: Callable[[Clock], None]) -> None:
+    _listeners.append(listener)
