@@ -1,33 +1,40 @@
+# From a fresh clone, `make demo` and `make test` install what they need on first use.
 VENV ?= .venv
 BIN := $(VENV)/bin
+PYTHON ?= python3
+STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint format schema bench
 
-install:
-	python3 -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
 
 # The main job.
-demo:
+demo: $(STAMP)
 	$(BIN)/failsafe plan --level 2 --dry-run
 
-# pytest exits 5 when it collects nothing; that is a failure here, as any non-zero exit is.
-test:
+# pytest exits 5 when it collects nothing; make fails on any non-zero exit, so an empty run fails CI.
+test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
-lint:
+lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	if [ -f template.yaml ]; then $(BIN)/cfn-lint template.yaml; fi
+	$(BIN)/cfn-lint template.yaml
 
-format:
+format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-schema:
+schema: $(STAMP)
 	$(BIN)/python -m failsafe.domain.schema --write
 
-bench:
+bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_decide.py
+	$(BIN)/python benchmarks/bench_local_stack.py
