@@ -63,7 +63,9 @@ class ToggleSet(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
-    kill_switch: bool = Field(False, description="Global emergency off switch: every request gets the fallback.")
+    kill_switch: bool = Field(
+        False, description="Global emergency off switch: every request gets the fallback."
+    )
     policy_mode: PolicyMode = Field(PolicyMode.HYBRID_DEFAULT, description="Algorithm mode.")
     alpha_override: float | None = Field(
         None, ge=0.0, le=1.0, description="Hard-set alpha blend (CF weight); only in blending modes."
@@ -71,9 +73,12 @@ class ToggleSet(BaseModel):
     disable_cf: bool = Field(False, description="Disable collaborative filtering.")
     disable_content: bool = Field(False, description="Disable content similarity.")
     candidate_fallback_level: FallbackLevel = Field(
-        FallbackLevel.A, description="Force the candidate fallback stage (A personalised .. D global popular)."
+        FallbackLevel.A,
+        description="Force the candidate fallback stage (A personalised .. D global popular).",
     )
-    exposure_percent: int = Field(100, ge=0, le=100, description="Share of traffic served the primary policy.")
+    exposure_percent: int = Field(
+        100, ge=0, le=100, description="Share of traffic served the primary policy."
+    )
     cache_mode: CacheMode = Field(CacheMode.PREWARM, description="Cache behaviour.")
     experiment_freeze: bool = Field(False, description="Freeze experiment bucket assignment.")
     region_scope: ScopeList = Field(default_factory=list, description="Limit to these regions (empty: all).")
@@ -95,21 +100,24 @@ def toggle_conflicts(toggles: ToggleSet) -> list[ToggleConflictError]:
         conflicts.append(
             ToggleConflictError(
                 ("disable_cf", "policy_mode"),
-                "collab_only mode needs collaborative filtering; set policy_mode=content_only or disable_cf=false",
+                "collab_only mode needs collaborative filtering; "
+                "set policy_mode=content_only or disable_cf=false",
             )
         )
     if toggles.disable_content and mode is PolicyMode.CONTENT_ONLY:
         conflicts.append(
             ToggleConflictError(
                 ("disable_content", "policy_mode"),
-                "content_only mode needs content similarity; set policy_mode=collab_only or disable_content=false",
+                "content_only mode needs content similarity; "
+                "set policy_mode=collab_only or disable_content=false",
             )
         )
     if toggles.disable_cf and toggles.disable_content and not toggles.candidate_fallback_level.is_popularity:
         conflicts.append(
             ToggleConflictError(
                 ("disable_cf", "disable_content", "candidate_fallback_level"),
-                "both sources are disabled, so candidate_fallback_level must be a popularity fallback (C or D)",
+                "both sources are disabled, so candidate_fallback_level must be "
+                "a popularity fallback (C or D)",
             )
         )
     if toggles.alpha_override is not None and mode not in BLENDING_MODES:
@@ -150,6 +158,9 @@ class ScopedOverride(BaseModel):
     toggles: ToggleSet
     incident_id: str | None = Field(None, min_length=1, max_length=80)
     stage: str | None = Field(None, min_length=1, max_length=32)
+    replaces: ToggleSet | None = Field(
+        None, description="The standing override of this scope that the incident replaced; restored after it."
+    )
 
 
 class ToggleDocument(BaseModel):
@@ -182,3 +193,11 @@ class ToggleDocument(BaseModel):
             if override.scope == scope:
                 return override.toggles
         return self.toggles
+
+    def effective_toggles(self, scope: Scope) -> ToggleSet:
+        """What governs all of `scope`'s traffic: its own override, else the most specific override that
+        contains it (ties: the first listed), else the defaults."""
+        containing = [o for o in self.overrides if o.scope.contains(scope)]
+        if not containing:
+            return self.toggles
+        return max(containing, key=lambda o: (o.scope == scope, o.scope.specificity)).toggles

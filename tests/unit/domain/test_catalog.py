@@ -1,0 +1,257 @@
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from failsafe.domain import metrics
+from failsafe.domain.catalog import (
+    DEFAULT_CATALOG,
+    DEFAULT_CATALOG_DATA,
+    CatalogError,
+    Comparison,
+    GuardrailCatalog,
+    GuardrailKind,
+    Severity,
+    check_catalog,
+    load_catalog,
+    parse_catalog,
+    render_catalog,
+)
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _data(rules: list[dict[str, Any]] | None = None, **changes: Any) -> dict[str, Any]:
+    data = copy.deepcopy(dict(DEFAULT_CATALOG_DATA))
+    if rules is not None:
+        data["rules"] = rules
+    data.update(changes)
+    return data
+
+
+def _rule(name: str, **fields: Any) -> dict[str, Any]:
+    base = {
+        "name": name,
+        "kind": "latency",
+        "severity": "P1",
+        "metric": "LatencyP95",
+        "comparison": "gt",
+        "threshold": 300.0,
+        "duration_seconds": 600,
+    }
+    return base | fields
+
+
+def test_default_catalog_has_no_findings() -> None:
+    # Given / When
+    findings = check_catalog(DEFAULT_CATALOG)
+
+    # Then
+    assert findings == []
+
+
+@pytest.mark.parametrize(
+    ("rule", "severity", "comparison", "threshold", "duration"),
+    [
+        ("coverage-p1", Severity.P1, Comparison.LT, 95.0, 600),
+        ("coverage-p2", Severity.P2, Comparison.LT, 98.0, 600),
+        ("latency-p1", Severity.P1, Comparison.GT, 300.0, 600),
+        ("latency-p2", Severity.P2, Comparison.GT, 200.0, 600),
+        ("error-rate-p1", Severity.P1, Comparison.GT, 0.1, 600),
+        ("error-rate-p2", Severity.P2, Comparison.GT, 0.05, 600),
+        ("cache-hit-rate-p2", Severity.P2, Comparison.LT, 70.0, 600),
+        ("critical-failures", Severity.P1, Comparison.GT, 0.0, 600),
+        ("emergency-op-latency", Severity.CRITICAL, Comparison.GT, 10_000.0, 300),
+        ("critical-op-latency", Severity.CRITICAL, Comparison.GT, 20_000.0, 300),
+        ("system-error-rate", Severity.CRITICAL, Comparison.GT, 10.0, 300),
+        ("availability", Severity.CRITICAL, Comparison.LT, 95.0, 600),
+        ("gdpr-compliance", Severity.CRITICAL, Comparison.LT, 100.0, 60),
+        ("security-score", Severity.CRITICAL, Comparison.LT, 80.0, 600),
+        ("pii-detection-failure", Severity.CRITICAL, Comparison.GT, 5.0, 60),
+        ("audit-trail-integrity", Severity.CRITICAL, Comparison.GT, 0.0, 60),
+        ("cost-overrun", Severity.P2, Comparison.GT, 200.0, 3600),
+        ("cost-spike", Severity.P1, Comparison.GT, 500.0, 900),
+    ],
+)
+def test_catalog_holds_the_seed_defaults(
+    rule: str, severity: Severity, comparison: Comparison, threshold: float, duration: int
+) -> None:
+    # Given / When
+    found = DEFAULT_CATALOG.rule(rule)
+
+    # Then
+    assert found.severity is severity
+    assert found.comparison is comparison
+    assert DEFAULT_CATALOG.threshold_of(found) == pytest.approx(threshold)
+    assert found.duration_seconds == duration
+
+
+def test_every_guardrail_kind_is_covered() -> None:
+    # Given / When
+    kinds = {rule.kind for rule in DEFAULT_CATALOG.rules}
+
+    # Then
+    assert kinds == set(GuardrailKind)
+
+
+def test_recommender_guardrails_watch_metrics_the_recommender_emits() -> None:
+    # Given
+    emitted = {metrics.COVERAGE, metrics.ERROR_RATE, metrics.CACHE_HIT_RATE, metrics.AVAILABILITY}
+
+    # When
+    watched = {
+        rule.metric
+        for rule in DEFAULT_CATALOG.rules
+        if rule.kind.value in ("coverage", "cache", "availability")
+    }
+
+    # Then
+    assert watched <= emitted
+
+
+def test_the_seeds_raw_latency_pair_is_flagged_as_a_severity_inversion() -> None:
+    # Given: seed 000 as written: P1 = p95 > target, P2 = p95 > 1.5 x target
+    rules = [
+        _rule("latency-p1", severity="P1", threshold={"target": "latency_p95_ms", "factor": 1.0}),
+        _rule("latency-p2", severity="P2", threshold={"target": "latency_p95_ms", "factor": 1.5}),
+    ]
+    catalog = GuardrailCatalog.model_validate(_data(rules))
+
+    # When
+    findings = check_catalog(catalog)
+
+    # Then
+    assert [(f.code, f.rules) for f in findings] == [("severity_inversion", ("latency-p2", "latency-p1"))]
+    assert findings[0].message == (
+        "P2 rule 'latency-p2' (LatencyP95 gt 300) is stricter than or equal to P1 rule 'latency-p1' "
+        "(LatencyP95 gt 200); the P1 threshold must lie above the P2 one"
+    )
+
+
+def test_equal_thresholds_across_severities_are_an_inversion() -> None:
+    # Given
+    rules = [
+        _rule(
+            "coverage-a", kind="coverage", metric="Coverage", comparison="lt", threshold=95.0, severity="P1"
+        ),
+        _rule(
+            "coverage-b", kind="coverage", metric="Coverage", comparison="lt", threshold=95.0, severity="P2"
+        ),
+    ]
+
+    # When
+    findings = check_catalog(GuardrailCatalog.model_validate(_data(rules)))
+
+    # Then
+    assert [f.code for f in findings] == ["severity_inversion"]
+    assert "the P1 threshold must lie below the P2 one" in findings[0].message
+
+
+@pytest.mark.parametrize(
+    ("rules", "code", "message"),
+    [
+        (
+            [_rule("a"), _rule("a", severity="P2", threshold=200.0)],
+            "duplicate_name",
+            "rule name 'a' is used 2 times",
+        ),
+        (
+            [_rule("a", duration_seconds=0)],
+            "non_positive_duration",
+            "rule 'a': duration_seconds is 0; it must be > 0",
+        ),
+        (
+            [_rule("a", duration_seconds=90)],
+            "duration_not_whole_periods",
+            "rule 'a': duration_seconds 90 is not a multiple of period_seconds 60",
+        ),
+        (
+            [_rule("a", metric="Coverage", comparison="lt", threshold=120.0)],
+            "threshold_out_of_range",
+            "rule 'a': threshold 120 is outside Coverage's range [0, 100]",
+        ),
+        (
+            [_rule("a", metric="Coverage", comparison="gt", threshold=100.0)],
+            "threshold_unreachable",
+            "rule 'a': Coverage gt 100 is decided by the range [0, 100] alone",
+        ),
+        ([_rule("a", metric="Nope")], "unknown_metric", "rule 'a': metric 'Nope' is not in metrics"),
+        (
+            [_rule("a", threshold={"target": "nope", "factor": 2})],
+            "unknown_target",
+            "threshold refers to target 'nope', which is not in targets ['latency_p95_ms']",
+        ),
+    ],
+)
+def test_checker_flags_each_inconsistency(rules: list[dict[str, Any]], code: str, message: str) -> None:
+    # Given
+    catalog = GuardrailCatalog.model_validate(_data(rules))
+
+    # When
+    findings = check_catalog(catalog)
+
+    # Then
+    assert code in [f.code for f in findings]
+    assert any(message in f.message for f in findings if f.code == code)
+
+
+def test_parse_refuses_a_catalog_with_findings_listing_them() -> None:
+    # Given
+    data = _data([_rule("a", duration_seconds=-5)])
+
+    # When / Then
+    with pytest.raises(CatalogError) as error:
+        parse_catalog(data)
+    assert str(error.value) == (
+        "guardrail catalog: non_positive_duration: rule 'a': duration_seconds is -5; it must be > 0"
+    )
+
+
+def test_parse_refuses_malformed_data() -> None:
+    # Given
+    data = _data([_rule("a", severity="P0")])
+
+    # When / Then
+    with pytest.raises(CatalogError, match=r"rules\.0\.severity"):
+        parse_catalog(data)
+
+
+def test_load_reads_a_catalog_file_and_reports_missing_files(tmp_path: Path) -> None:
+    # Given
+    path = tmp_path / "guardrails.json"
+    path.write_text(render_catalog(DEFAULT_CATALOG), encoding="utf-8")
+
+    # When
+    loaded = load_catalog(path)
+
+    # Then
+    assert loaded == DEFAULT_CATALOG
+    with pytest.raises(CatalogError, match=r"missing\.json"):
+        load_catalog(tmp_path / "missing.json")
+
+
+def test_checked_in_catalog_is_the_default_catalog() -> None:
+    # Given
+    path = REPO / "infra" / "catalog" / "guardrails.json"
+
+    # When
+    checked_in = json.loads(path.read_text(encoding="utf-8"))
+
+    # Then
+    assert load_catalog(path) == DEFAULT_CATALOG
+    assert checked_in["targets"] == {"latency_p95_ms": 200.0}
+
+
+def test_evaluation_periods_follow_duration_and_period() -> None:
+    # Given / When
+    overrun = DEFAULT_CATALOG.rule("cost-overrun")
+    coverage = DEFAULT_CATALOG.rule("coverage-p1")
+
+    # Then
+    assert overrun.evaluation_periods == 12
+    assert coverage.evaluation_periods == 10
+    assert coverage.comparison.cloudwatch_operator == "LessThanThreshold"
