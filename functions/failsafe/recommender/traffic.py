@@ -1,0 +1,276 @@
+"""Steady synthetic traffic against a `Recommender`, in-process or as a separate process (drills, tests).
+
+In-process::
+
+    result = drive(recommender, synthetic_requests(catalog), rate=200, seconds=10, actions={5.0: swap})
+    result.per_window()        # [(served, failed), ...] per window, by when each request was due
+
+Open loop: request ``i`` is due at ``start + i / rate`` and is sent by one of ``threads`` workers, so a slow
+or failing service shows up as failures, never as less traffic offered. A request is *served* when it
+returned a response that validates against `RecommendationResponse`, holds K items and came back within
+``budget_ms``; anything else (an exception, an invalid or short response, too slow) is *failed*.
+
+As a separate process (EMF lines on stdout, one summary JSON line on stderr at the end)::
+
+    python -m failsafe.recommender.traffic --toggles-file toggles.json --rate 50 --seconds 30
+    python -m failsafe.recommender.traffic --agent-url http://127.0.0.1:2772 \\
+        --application failsafe --app-environment prod --profile toggles --environment prod --rate 50
+
+The toggle client polls in the background every ``--refresh-seconds`` (default 1 s for drills). Chaos comes
+from ``FAILSAFE_CHAOS`` or ``--chaos-file`` and obeys the same prod guard as the Lambda. The exit status is 1
+when any request failed (not served in full within the budget), else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from failsafe.recommender.catalog import Catalog, get_catalog
+from failsafe.recommender.models import RecommendationResponse
+from failsafe.recommender.service import Recommender
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One request of a run (times from the run's `timer`)."""
+
+    index: int
+    window: int
+    due: float
+    started: float
+    finished: float
+    ok: bool
+    error: str | None
+    config_version: int | None
+    policy: str | None
+    reason: str | None
+    k: int
+    k_returned: int
+
+
+@dataclass
+class TrafficResult:
+    rate: float
+    window: float
+    total: int
+    start: float
+    records: list[Record] = field(default_factory=list)
+    actions_done: dict[float, float] = field(default_factory=dict)
+    """For each action offset: the timer value when the action returned."""
+
+    @property
+    def n_windows(self) -> int:
+        return max(1, round(self.total / self.rate / self.window))
+
+    def per_window(self, by: str = "due") -> list[tuple[int, int]]:
+        """(served, failed) per window, by when each request was due (``due``) or finished (``finished``)."""
+        counts = [[0, 0] for _ in range(self.n_windows)]
+        for record in self.records:
+            at = record.window if by == "due" else int((record.finished - self.start) / self.window)
+            if 0 <= at < self.n_windows:
+                counts[at][0 if record.ok else 1] += 1
+        return [(served, failed) for served, failed in counts]
+
+    def summary(self) -> dict[str, Any]:
+        served = sum(r.ok for r in self.records)
+        return {
+            "offered": self.total,
+            "answered": len(self.records),
+            "served": served,
+            "failed": len(self.records) - served,
+            "per_window": self.per_window(),
+            "config_versions": sorted(
+                {r.config_version for r in self.records if r.config_version is not None}
+            ),
+        }
+
+
+def synthetic_requests(catalog: Catalog | None = None, n: int = 500, seed: int = 1) -> list[dict[str, Any]]:
+    """A request mix: 80 % known users in their home context, 15 % cold-start ids, 5 % anonymous."""
+    catalog = catalog or get_catalog()
+    rng = random.Random(seed)
+    requests: list[dict[str, Any]] = []
+    for n_request in range(n):
+        roll = rng.random()
+        if roll < 0.80:
+            user = catalog.users[rng.randrange(len(catalog.users))]
+            requests.append(
+                {"user_id": user.user_id, "region": user.region, "cohort": user.cohort, "client": user.client}
+            )
+        elif roll < 0.95:
+            requests.append(
+                {"user_id": f"visitor-{seed}-{n_request}", "region": rng.choice(("eu-west-1", "us-east-1"))}
+            )
+        else:
+            requests.append({"region": "us-east-1"})
+    return requests
+
+
+def drive(
+    recommender: Recommender,
+    requests: Sequence[Mapping[str, Any]],
+    *,
+    rate: float,
+    seconds: float,
+    window: float = 1.0,
+    threads: int = 4,
+    budget_ms: float = 1000.0,
+    actions: Mapping[float, Callable[[], None]] | None = None,
+    timer: Callable[[], float] = time.perf_counter,
+    sleep: Callable[[float], None] = time.sleep,
+) -> TrafficResult:
+    """Send ``rate * seconds`` requests open-loop; run each action at its offset (seconds) from the start."""
+    if rate <= 0 or seconds <= 0 or window <= 0 or threads < 1 or not requests:
+        raise ValueError("drive: rate, seconds and window must be positive, threads >= 1, requests non-empty")
+    result = TrafficResult(rate=rate, window=window, total=int(rate * seconds), start=timer() + 0.05)
+    lock = threading.Lock()
+
+    def worker(offset: int) -> None:
+        for index in range(offset, result.total, threads):
+            due = result.start + index / rate
+            delay = due - timer()
+            if delay > 0:
+                sleep(delay)
+            request = requests[index % len(requests)]
+            record = _send(
+                recommender, request, index=index, due=due, result=result, budget_ms=budget_ms, timer=timer
+            )
+            with lock:
+                result.records.append(record)
+
+    workers = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(threads)]
+    for thread in workers:
+        thread.start()
+    for offset, action in sorted((actions or {}).items()):
+        delay = result.start + offset - timer()
+        if delay > 0:
+            sleep(delay)
+        action()
+        result.actions_done[offset] = timer()
+    for thread in workers:
+        thread.join()
+    result.records.sort(key=lambda r: r.index)
+    return result
+
+
+def _send(
+    recommender: Recommender,
+    request: Mapping[str, Any],
+    *,
+    index: int,
+    due: float,
+    result: TrafficResult,
+    budget_ms: float,
+    timer: Callable[[], float],
+) -> Record:
+    started = timer()
+    error: str | None = None
+    response: RecommendationResponse | None = None
+    try:
+        response = RecommendationResponse.model_validate(recommender.recommend(request).model_dump())
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    finished = timer()
+    ok = (
+        response is not None
+        and response.k_returned == response.k
+        and (finished - started) * 1000 <= budget_ms
+    )
+    return Record(
+        index=index,
+        window=int((due - result.start) / result.window),
+        due=due,
+        started=started,
+        finished=finished,
+        ok=ok,
+        error=error,
+        config_version=response.config_version if response else None,
+        policy=response.policy if response else None,
+        reason=response.reason if response else None,
+        k=response.k if response else 0,
+        k_returned=response.k_returned if response else 0,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from failsafe.client.sources import AgentHttpSource, ConfigSource, FileSource
+    from failsafe.client.toggle_client import ToggleClient
+    from failsafe.recommender.chaos import ChaosControl, env_loader, source_loader
+
+    parser = argparse.ArgumentParser(
+        prog="python -m failsafe.recommender.traffic", description=__doc__.split("\n")[0]
+    )
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--toggles-file", help="toggles JSON file (FileSource)")
+    where.add_argument("--agent-url", help="AppConfig agent base URL (AgentHttpSource)")
+    parser.add_argument("--application", default="failsafe")
+    parser.add_argument("--app-environment", help="AppConfig environment (default: --environment)")
+    parser.add_argument("--profile", default="toggles")
+    parser.add_argument("--service", default="recommender")
+    parser.add_argument("--environment", default="dev")
+    parser.add_argument("--chaos-file", help="chaos JSON file (default: the FAILSAFE_CHAOS variable)")
+    parser.add_argument("--rate", type=float, default=50.0, help="requests per second")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--window", type=float, default=1.0)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--refresh-seconds", type=float, default=1.0)
+    parser.add_argument("--prewarm-users", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    source: ConfigSource
+    if args.toggles_file:
+        source = FileSource(args.toggles_file)
+    else:
+        source = AgentHttpSource(
+            args.application, args.app_environment or args.environment, args.profile, base_url=args.agent_url
+        )
+    client = ToggleClient(
+        source, refresh_interval=args.refresh_seconds, service=args.service, environment=args.environment
+    )
+    chaos = ChaosControl(
+        environment=args.environment,
+        loader=source_loader(FileSource(args.chaos_file)) if args.chaos_file else env_loader(),
+        warn=lambda message: print(message, file=sys.stderr),
+    )
+    with client:
+        client.wait_until_ready(timeout=5.0)
+        recommender = Recommender(
+            client,
+            service=args.service,
+            environment=args.environment,
+            chaos=chaos,
+            prewarm_users=args.prewarm_users,
+        )
+        result = drive(
+            recommender,
+            synthetic_requests(n=max(100, int(args.rate * 10)), seed=args.seed),
+            rate=args.rate,
+            seconds=args.seconds,
+            window=args.window,
+            threads=args.threads,
+            actions=dict.fromkeys(_every(args.refresh_seconds, args.seconds), lambda: _refresh(chaos)),
+        )
+    print(json.dumps(result.summary()), file=sys.stderr)
+    return 0 if result.summary()["failed"] == 0 else 1
+
+
+def _refresh(chaos: Any) -> None:
+    chaos.refresh()
+
+
+def _every(interval: float, seconds: float) -> list[float]:
+    steps = int(seconds / interval) if interval > 0 else 0
+    return [interval * (n + 1) for n in range(steps)]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
