@@ -68,7 +68,7 @@ class Bucketer:
     (dict get/set/clear are atomic under the GIL; a racing reader at worst recomputes a bucket).
     """
 
-    __slots__ = ("_cache", "max_entries", "salt")
+    __slots__ = ("_cache", "_prefix", "max_entries", "salt")
 
     def __init__(self, salt: str, max_entries: int = DEFAULT_CACHE_SIZE) -> None:
         if max_entries < 1:
@@ -76,12 +76,16 @@ class Bucketer:
         self.salt = salt
         self.max_entries = max_entries
         self._cache: dict[str, int] = {}
+        # The hash state after absorbing `salt || 0x1f`; copying it halves the cost of a cache miss.
+        self._prefix = blake2b((salt + _SEPARATOR).encode("utf-8", "surrogatepass"), digest_size=8)
 
     def __call__(self, user_id: str) -> int:
         cache = self._cache
         bucket = cache.get(user_id)
         if bucket is None:
-            bucket = bucket_of(self.salt, user_id)
+            state = self._prefix.copy()
+            state.update(user_id.encode("utf-8", "surrogatepass"))
+            bucket = int.from_bytes(state.digest(), "big") % BUCKETS
             if len(cache) >= self.max_entries:
                 cache.clear()
             cache[user_id] = bucket

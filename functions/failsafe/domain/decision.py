@@ -19,8 +19,9 @@ Precedence (the order of the checks in ``decide``)
 5. **Exposure.** Sticky bucket (``failsafe.domain.bucketing``) below ``exposure_percent * 100``: primary.
    Otherwise fallback, reason ``out_of_exposure``.
 6. **Mode and disable flags** give the primary policy: ``hybrid_default`` and ``bucket_gate`` blend
-   (``hybrid``); ``disable_cf`` in a blending mode gives ``content_only``; ``disable_content`` gives
-   ``collab_only``; both give ``popularity``. ``content_only`` and ``collab_only`` are served as named.
+   (``hybrid``; in ``bucket_gate`` the exposure bucket of step 5 is the gate); ``disable_cf`` in a
+   blending mode gives ``content_only``; ``disable_content`` gives ``collab_only``; both give
+   ``popularity``. ``content_only`` and ``collab_only`` are served as named.
 7. **Fallback level.** The primary decision carries ``candidate_fallback_level``; a popularity policy
    always carries a popularity level (C or D, else D).
 8. **Alpha** (the CF weight of the blend): ``alpha_override`` if set, else the service's default alpha
@@ -45,8 +46,8 @@ Each toggle set is bucketed under a salt. Normally that is the salt the service 
 (``compile_snapshot(salt=...)``), so buckets are stable across config versions and restarts, and a new
 salt starts a new experiment (every user reshuffled). While a set has ``experiment_freeze`` on, its salt
 is pinned to the salt in force for that scope in the *previous* snapshot, i.e. the salt of the config
-version in which the freeze began: a new salt, a new config version or a new ``default_alpha`` leave
-every user's bucket (and so their exposure and experiment arm) unchanged. Lifting the freeze lets the
+version in which the freeze began: neither a new salt nor a new config version moves any user's bucket
+(and so their exposure and experiment arm). Lifting the freeze lets the
 configured salt take effect again. The pinned salt lives in the snapshot chain (``previous=``); a
 process that starts while a freeze is on pins the salt it is configured with.
 
@@ -81,6 +82,8 @@ from failsafe.domain.toggles import (
 
 __all__ = [
     "DEFAULT_ALPHA",
+    "DEFAULT_DECISION_CACHE_SIZE",
+    "DEFAULT_MAX_ROUTES",
     "MAX_USER_ID_LENGTH",
     "NO_BUCKET",
     "CompiledSet",
@@ -88,6 +91,7 @@ __all__ = [
     "DecisionReason",
     "RequestContext",
     "RequestContextModel",
+    "Route",
     "ServingPolicy",
     "Snapshot",
     "cold_start_snapshot",
