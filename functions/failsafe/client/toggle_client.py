@@ -73,7 +73,7 @@ from failsafe.domain.decision import (
     cold_start_snapshot,
     compile_snapshot,
 )
-from failsafe.domain.toggles import ToggleDocument, ToggleSet
+from failsafe.domain.toggles import ToggleDocument, ToggleSet, document_from_json_data
 
 log = logging.getLogger("failsafe.client")
 
@@ -143,10 +143,13 @@ def parse_document(
         data = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise DocumentRejected(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise DocumentRejected("not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise DocumentRejected(f"wrong type: expected a JSON object, got {type(data).__name__}")
     try:
-        document = ToggleDocument.model_validate(data)
+        # Strict JSON types, as the AppConfig JSON Schema validator has them: "50" or true is no exposure.
+        document = document_from_json_data(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in error['loc']) or '<document>'}: {error['msg']}"

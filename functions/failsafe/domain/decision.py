@@ -8,8 +8,11 @@ Precedence (the order of the checks in ``decide``)
 --------------------------------------------------
 1. **Governing set.** The most specific ``ScopedOverride`` whose scope matches the request's region,
    cohort and client (``Scope.matches``; ties go to the override listed first), else the document's
-   default toggles. Overrides for another service or environment are dropped at compile time when
-   ``compile_snapshot`` is given ``service`` / ``environment``.
+   default toggles. The kill switch comes first here too: when the defaults, or any override the
+   request matches, have ``kill_switch`` on, that set governs (defaults first, then the most specific
+   killed override), so a region's stage-1 override cannot shield its traffic from a service-wide kill.
+   Overrides for another service or environment are dropped at compile time when ``compile_snapshot``
+   is given ``service`` / ``environment``.
 2. **Kill switch.** ``kill_switch`` on the governing set: fallback, reason ``kill_switch``.
 3. **Scope.** ``region_scope`` / ``cohort_scope`` / ``client_scope`` of the governing set (empty = all).
    A request outside any non-empty list, or without a value for it, gets the fallback, reason
@@ -99,6 +102,7 @@ __all__ = [
     "decide",
     "effective_policy",
     "fallback_level_for_popularity",
+    "lenient_text",
 ]
 
 DEFAULT_ALPHA: Final = 0.5
@@ -147,7 +151,8 @@ class RequestContext(NamedTuple):
     client: str | None = None
 
 
-def _lenient_text(value: object) -> str | None:
+def lenient_text(value: object) -> str | None:
+    """A request attribute as text: strings kept, integers (not booleans) as their digits, else None."""
     if isinstance(value, str):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
@@ -173,7 +178,7 @@ class RequestContextModel(BaseModel):
     @field_validator("user_id", "region", "cohort", "client", mode="before")
     @classmethod
     def _coerce(cls, value: object) -> str | None:
-        return _lenient_text(value)
+        return lenient_text(value)
 
     def to_context(self) -> RequestContext:
         return RequestContext(self.user_id, self.region, self.cohort, self.client)
@@ -440,15 +445,23 @@ class Snapshot:
         return self.default
 
     def governing(self, region: object, cohort: object, client: object) -> CompiledSet:
-        """The set that governs a request: the most specific matching override, else the default."""
+        """The set that governs a request: a killed set it falls under (the defaults, then the most specific
+        matching override with the kill switch on), else the most specific matching override, else the
+        default. A narrower override never shields its traffic from a broader kill switch."""
+        if self.default.forced_reason is not None:
+            return self.default
+        found: CompiledSet | None = None
         for regions, cohorts, clients, compiled in self.overrides:
             if (
                 (regions is None or region in regions)
                 and (cohorts is None or cohort in cohorts)
                 and (clients is None or client in clients)
             ):
-                return compiled
-        return self.default
+                if compiled.forced_reason is not None:
+                    return compiled
+                if found is None:
+                    found = compiled
+        return found if found is not None else self.default
 
     def governing_set(self, ctx: RequestContext) -> CompiledSet:
         _, region, cohort, client = ctx

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ScopeValue = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 
@@ -68,8 +68,20 @@ class Scope(BaseModel):
                 raise ScopeError(
                     f"scope {key!r}: {part!r} is not region=..., cohort=... or client=... with a value"
                 )
+            if f"{name}s" in lists:
+                raise ScopeError(
+                    f"scope {key!r}: {name}= is given twice; list every value once, e.g. {name}=a,b"
+                )
             lists[f"{name}s"] = tuple(values.split(","))
-        return cls(service=parts[0], environment=parts[1], **lists)
+        try:
+            return cls(service=parts[0], environment=parts[1], **lists)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}={e['input']!r}: {e['msg']}" for e in error.errors()
+            )
+            raise ScopeError(
+                f"scope {key!r}: {problems}; values are 1-64 of letters, digits and _ . : -"
+            ) from None
 
     def matches(self, region: str | None, cohort: str | None, client: str | None) -> bool:
         """Does a request with these attributes fall in this scope?"""

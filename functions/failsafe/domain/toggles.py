@@ -10,11 +10,13 @@ kill switch > scope (region/cohort/client) > exposure > policy mode and disable 
 
 from __future__ import annotations
 
+import contextlib
+import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from failsafe.domain.scope import Scope
 
@@ -196,8 +198,48 @@ class ToggleDocument(BaseModel):
 
     def effective_toggles(self, scope: Scope) -> ToggleSet:
         """What governs all of `scope`'s traffic: its own override, else the most specific override that
-        contains it (ties: the first listed), else the defaults."""
+        contains it (ties: the first listed), else the defaults. The kill switch comes first, as in
+        `failsafe.domain.decision`: killed defaults, else the most specific killed override that contains
+        the scope, govern it even when a narrower override exists."""
         containing = [o for o in self.overrides if o.scope.contains(scope)]
-        if not containing:
+        if self.toggles.kill_switch:
             return self.toggles
-        return max(containing, key=lambda o: (o.scope == scope, o.scope.specificity)).toggles
+        killed = [o for o in containing if o.toggles.kill_switch]
+        candidates = killed or containing
+        if not candidates:
+            return self.toggles
+        return max(candidates, key=lambda o: (o.scope == scope, o.scope.specificity)).toggles
+
+
+def _json_integers(value: object) -> object:
+    """JSON Schema counts ``50.0`` as an integer and pydantic's strict mode does not: make those ints."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _json_integers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_integers(item) for item in value]
+    return value
+
+
+def document_from_json_data(data: object) -> ToggleDocument:
+    """Validate a parsed JSON document (``json.loads``) with the types of the JSON Schema, not Python's.
+
+    `ToggleDocument.model_validate` is lax: it turns ``"50"`` or ``true`` into an exposure of 50 or 1 %,
+    and ``"true"`` or ``1`` into a kill switch. The checked-in JSON Schema (the AppConfig validator)
+    rejects all of those, so a document read from AppConfig, a file or a backup is validated strictly
+    here: booleans are only ``true``/``false``, numbers are never strings or booleans, enums are their
+    string values. Integral floats (``50.0``) count as integers, as in JSON Schema. Raises pydantic's
+    `ValidationError`.
+    """
+    normalised = _json_integers(data)
+    metadata = normalised.get("metadata") if isinstance(normalised, dict) else None
+    if isinstance(metadata, dict) and "updated_at" in metadata:
+        # The schema does not assert the date-time format: read the stamp as leniently as AppConfig does,
+        # so that (say) a date-only stamp never makes clients refuse a document AppConfig deployed.
+        with contextlib.suppress(ValidationError):  # else the model reports it under its own field name
+            metadata["updated_at"] = _LENIENT_TIMESTAMP.validate_python(metadata["updated_at"]).isoformat()
+    return ToggleDocument.model_validate_json(json.dumps(normalised), strict=True)
+
+
+_LENIENT_TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(datetime)

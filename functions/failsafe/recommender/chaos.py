@@ -13,7 +13,8 @@ Chaos is OFF by default: no document, an empty document, an invalid document (on
 
 Prod guard
 ----------
-In a production environment (``prod`` or ``production``, case-insensitive) a document is refused (and
+In a production environment (``prod`` or ``production``, case-insensitive, also as one token of a
+longer name such as ``prod-eu-west-1``) a document is refused (and
 chaos stays off, with one warning) unless **all** of these hold:
 
 - ``allow_prod: true``;
@@ -45,6 +46,7 @@ import json
 import math
 import os
 import random
+import re
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -105,7 +107,12 @@ class ChaosRefusedError(ValueError):
 
 
 def is_production(environment: str) -> bool:
-    return environment.strip().lower() in PROD_ENVIRONMENTS
+    """True for ``prod``/``production`` and any name with such a token (``prod-eu``, ``eu_production``).
+
+    Fails closed: an environment named after prod with a region or a suffix is still production.
+    """
+    tokens = re.split(r"[^a-z0-9]+", environment.strip().lower())
+    return any(token in PROD_ENVIRONMENTS for token in tokens)
 
 
 def check_allowed(config: ChaosConfig, environment: str, now: datetime) -> None:

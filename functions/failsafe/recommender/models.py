@@ -30,7 +30,7 @@ from typing import Annotated, Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from failsafe.domain.decision import RequestContext
+from failsafe.domain.decision import RequestContext, lenient_text
 from failsafe.recommender.catalog import MAX_K
 
 DEFAULT_K: Final = 10
@@ -48,14 +48,6 @@ ResponseReason = Literal[
     "error",
 ]
 PolicyName = Literal["hybrid", "content_only", "collab_only", "popularity"]
-
-
-def _lenient_text(value: object) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
 
 
 def _lenient_k(value: object) -> int:
@@ -87,7 +79,7 @@ class RecommendationRequest(BaseModel):
     @field_validator("user_id", "region", "cohort", "client", mode="before")
     @classmethod
     def _text(cls, value: object) -> str | None:
-        return _lenient_text(value)
+        return lenient_text(value)
 
     @field_validator("k", mode="before")
     @classmethod

@@ -151,6 +151,14 @@ INVALID_DOCUMENTS = {
     "conflicting toggles": body(doc(9, disable_cf=True, policy_mode="collab_only")),
     "wrong environment": body(doc(9, environment="staging")),
     "oversized": body({**doc(9), "padding": "x" * 5_000}),
+    # Wrong JSON types: pydantic's lax mode would read these as exposure 50 / 1 % and a kill switch on.
+    "exposure as a string": body(doc(9, exposure_percent="50")),
+    "exposure as a boolean": body(doc(9, exposure_percent=True)),
+    "kill switch as a string": body(doc(9, kill_switch="true", candidate_fallback_level="D")),
+    "kill switch as a number": body(doc(9, kill_switch=1, candidate_fallback_level="D")),
+    "alpha as a boolean": body(doc(9, alpha_override=True)),
+    "version as a string": body({**doc(9), "metadata": {**doc(9)["metadata"], "version": "9"}}),
+    "nested too deeply": b"[" * 100_000,
 }
 
 
@@ -299,6 +307,36 @@ def test_a_corrupt_backup_is_ignored(
     assert not client.ready
     assert client.config_version == 0
     assert metrics == [(METRIC_CONFIG_REJECTED, 1.0)]
+
+
+def test_a_backup_nested_too_deeply_is_ignored_not_fatal(
+    tmp_path: Path, metrics: list[tuple[str, float]], clock: FakeClock
+) -> None:
+    # Given a backup file of deeply nested brackets (json.loads raises RecursionError, not ValueError)
+    backup = tmp_path / "toggles.backup.json"
+    backup.write_bytes(b"[" * 100_000)
+    # When a client starts with it
+    client = make_client(ScriptedSource(SourceUnavailable("down")), metrics, clock, backup_path=backup)
+    # Then the constructor does not raise: cold-start baseline, one rejection counted
+    assert not client.ready
+    assert metrics == [(METRIC_CONFIG_REJECTED, 1.0)]
+
+
+def test_integral_floats_count_as_integers_as_in_json_schema(
+    metrics: list[tuple[str, float]], clock: FakeClock
+) -> None:
+    # Given a document written by a tool that emits 10.0 for 10 (valid "integer" in JSON Schema)
+    client = make_client(
+        ScriptedSource(body(doc(4, exposure_percent=10.0, alpha_override=1))), metrics, clock
+    )
+    # When the client refreshes
+    outcome = client.refresh()
+    # Then the document is applied with exposure 10 and alpha 1.0
+    assert outcome is RefreshOutcome.APPLIED
+    document = client.document
+    assert document is not None
+    assert document.toggles.exposure_percent == 10
+    assert document.toggles.alpha_override == 1.0
 
 
 def test_atomic_write_replaces_the_file_in_one_step(tmp_path: Path) -> None:

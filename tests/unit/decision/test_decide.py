@@ -529,3 +529,52 @@ def test_full_decisions_are_identical_in_a_fresh_process() -> None:
 
     # Then there is 0 % inconsistency
     assert json.loads(result.stdout) == here
+
+
+def test_a_narrower_override_never_shields_its_traffic_from_a_broader_kill_switch() -> None:
+    # Given a stage-1-like override for eu-west-1 and then a kill switch on the whole service (its own
+    # override, as apply_to_document writes it) and, separately, a kill switch in the defaults
+    scoped_kill = compile_snapshot(
+        document(
+            {},
+            override({"kill_switch": True, "exposure_percent": 10, "candidate_fallback_level": "D"}),
+            override({"exposure_percent": 75, "cache_mode": "warm_only"}, regions=["eu-west-1"]),
+            override({"policy_mode": "content_only"}, cohorts=["beta"]),
+        ),
+        service=SERVICE,
+        environment="prod",
+    )
+    default_kill = compile_snapshot(
+        document(
+            {"kill_switch": True, "candidate_fallback_level": "D"},
+            override({"exposure_percent": 75}, regions=["eu-west-1"]),
+        )
+    )
+    # When requests from the narrowed region (and a narrowed cohort) arrive
+    # Then every one of them is killed: the kill switch comes before scope
+    for snapshot in (scoped_kill, default_kill):
+        for ctx in (
+            RequestContext("u1", "eu-west-1"),
+            RequestContext("u1", "us-east-1", "beta"),
+            RequestContext("u1", "us-east-1"),
+        ):
+            decision = decide(snapshot, ctx)
+            assert decision.reason is DecisionReason.KILL_SWITCH, (ctx, decision)
+            assert decision.policy is ServingPolicy.POPULARITY
+            assert snapshot.decider(ctx) == decision
+
+
+def test_a_kill_switch_on_one_of_two_overlapping_overrides_wins_for_their_shared_traffic() -> None:
+    # Given two equally specific overrides; the one listed second kills the beta cohort
+    snapshot = compile_snapshot(
+        document(
+            {},
+            override({"exposure_percent": 0}, regions=["eu-west-1"]),
+            override({"kill_switch": True, "candidate_fallback_level": "C"}, cohorts=["beta"]),
+        )
+    )
+    # When / Then eu-west-1 beta traffic is killed; eu-west-1 alpha traffic keeps its region override
+    assert decide(snapshot, RequestContext("u1", "eu-west-1", "beta")).reason is DecisionReason.KILL_SWITCH
+    assert (
+        decide(snapshot, RequestContext("u1", "eu-west-1", "alpha")).reason is DecisionReason.OUT_OF_EXPOSURE
+    )

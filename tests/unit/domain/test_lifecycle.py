@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from failsafe.domain.catalog import Severity
@@ -488,3 +488,58 @@ def test_every_state_has_a_way_out_and_normal_is_reached_only_by_restore_or_manu
     # Then
     assert into_normal == {K.RESTORED, K.MANUAL_OVERRIDE, K.APPROVAL_DENIED}
     assert sources == set(LifecycleState)
+
+
+@st.composite
+def _guided_automatic_run(draw: st.DrawFn) -> list[tuple[LifecycleRecord, Event, LifecycleRecord]]:
+    """Automatic events shaped to be accepted often (the stage in flight, times at or past the deadline or
+    the verify window), so runs actually reach verification and restore, not only refusals."""
+    record = LifecycleRecord.new(SCOPE, DEFAULT_PLAN)
+    now = T0
+    steps: list[tuple[LifecycleRecord, Event, LifecycleRecord]] = []
+    for _ in range(draw(st.integers(1, 40))):
+        kind = draw(st.sampled_from(sorted(AUTOMATIC_EVENTS)))
+        path = [s.name for s in DEFAULT_PLAN.path_to(record.stage)] if record.stage else []
+        stage = draw(st.sampled_from([None, *path, *_STAGES]))
+        due = [t for t in (record.deadline_at, record.verify_until) if t is not None and t > now]
+        if due and draw(st.booleans()):
+            now = max(now, min(due)) + timedelta(seconds=draw(st.sampled_from([0, 1])))
+        else:
+            now += timedelta(seconds=draw(st.sampled_from([0, 30, 300])))
+        event = Event(kind=kind, at=now, actor="controller", incident_id="inc-1", stage=stage)
+        try:
+            updated, _ = transition(record, event, DEFAULT_PLAN)
+        except IllegalTransitionError:
+            continue
+        steps.append((record, event, updated))
+        record = updated
+    return steps
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=_guided_automatic_run())
+def test_guided_automatic_runs_reach_normal_only_through_a_passed_verify_window(
+    steps: list[tuple[LifecycleRecord, Event, LifecycleRecord]],
+) -> None:
+    # Given / When: accepted automatic transitions only
+    for before, event, after in steps:
+        # Then NORMAL is only reached by RESTORED, from a restore begun after a full green verify window
+        if after.state is St.NORMAL:
+            assert event.kind is K.RESTORED
+            assert before.state is St.RECOVERY_VERIFY
+            assert before.restoring
+        if after.restoring and not before.restoring:
+            assert event.kind is K.VERIFY_WINDOW_PASSED
+            assert before.verify_until is not None
+            assert event.at >= before.verify_until
+
+
+def test_guided_runs_do_reach_a_restore() -> None:
+    # Given the guided generator / When searched for a run that restores / Then one exists, so the property
+    # above is not vacuous (hypothesis.find raises NoSuchExample otherwise)
+    steps = find(
+        _guided_automatic_run(),
+        lambda run: any(after.state is St.NORMAL for _, _, after in run),
+        settings=settings(max_examples=2_000, deadline=None),
+    )
+    assert any(before.restoring and after.state is St.NORMAL for before, _, after in steps)

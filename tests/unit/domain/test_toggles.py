@@ -14,6 +14,7 @@ from failsafe.domain.toggles import (
     ToggleConflictError,
     ToggleDocument,
     ToggleSet,
+    document_from_json_data,
     toggle_conflicts,
 )
 
@@ -190,3 +191,68 @@ def test_effective_toggles_prefer_the_exact_then_the_most_specific_containing_ov
     assert narrow == regional
     assert other_region == environment_wide
     assert other_service == ToggleSet()
+
+
+def test_effective_toggles_put_a_broader_kill_switch_before_a_narrower_override() -> None:
+    # Given a service-wide kill switch and a standing stage-1-like override for eu-west-1
+    killed = ToggleSet(kill_switch=True, candidate_fallback_level=FallbackLevel.D)
+    regional = ToggleSet(exposure_percent=75)
+    eu = Scope.parse("recommender/prod/region=eu-west-1")
+    document = ToggleDocument(
+        metadata=_metadata(),
+        toggles=ToggleSet(),
+        overrides=[
+            ScopedOverride(scope=Scope.parse("recommender/prod"), toggles=killed),
+            ScopedOverride(scope=eu, toggles=regional),
+        ],
+    )
+    killed_defaults = document.model_copy(update={"toggles": killed, "overrides": document.overrides[1:]})
+
+    # When / Then eu-west-1's traffic is governed by the kill switch, as decide() serves it
+    assert document.toggles_for(eu) == regional
+    assert document.effective_toggles(eu) == killed
+    assert killed_defaults.effective_toggles(eu) == killed
+
+
+# --- JSON boundary: the schema's types, not Python's coercions ---------------------------------------------
+
+
+def _json_document(**toggles: object) -> dict[str, object]:
+    return {
+        "metadata": {"version": 2, "environment": "prod", "author": "ops", "reason": "test"},
+        "toggles": toggles,
+    }
+
+
+@pytest.mark.parametrize(
+    ("toggles", "field"),
+    [
+        ({"exposure_percent": True}, "exposure_percent"),
+        ({"exposure_percent": "50"}, "exposure_percent"),
+        ({"kill_switch": "true", "candidate_fallback_level": "D"}, "kill_switch"),
+        ({"kill_switch": 1, "candidate_fallback_level": "D"}, "kill_switch"),
+        ({"alpha_override": False}, "alpha_override"),
+    ],
+)
+def test_json_documents_reject_values_the_schema_rejects(toggles: dict[str, object], field: str) -> None:
+    # Given a document that the lax model would coerce (true -> 1 %, "true" -> kill switch on)
+    data = _json_document(**toggles)
+    assert ToggleDocument.model_validate(data)  # the coercion this boundary must not do
+    # When / Then it is refused, naming the field
+    with pytest.raises(ValidationError) as error:
+        document_from_json_data(data)
+    assert f"toggles.{field}" in {".".join(str(p) for p in e["loc"]) for e in error.value.errors()}
+
+
+def test_json_documents_accept_what_the_schema_accepts() -> None:
+    # Given integral floats (JSON Schema integers) and a date-only stamp (format is not asserted)
+    data = _json_document(exposure_percent=10.0, alpha_override=1)
+    data["metadata"] = {"version": 2, "environment": "prod", "author": "ops", "reason": "test"} | {
+        "updated_at": "2026-01-01"
+    }
+    # When
+    document = document_from_json_data(data)
+    # Then
+    assert document.toggles.exposure_percent == 10
+    assert document.toggles.alpha_override == 1.0
+    assert document.metadata.updated_at == datetime(2026, 1, 1)

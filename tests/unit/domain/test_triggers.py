@@ -59,6 +59,20 @@ def test_an_alarm_named_otherwise_is_matched_by_what_it_watches() -> None:
     assert trigger.alarm_name == "legacy-latency-alarm"
 
 
+def test_an_alarm_on_the_emitted_latency_metric_is_matched_by_what_it_watches() -> None:
+    # Given an alarm as template.yaml and AWS have it: on LatencyMs (p95), not the catalog's LatencyP95
+    descriptor = AlarmDescriptor(
+        name="legacy-latency-alarm", metric_name="LatencyMs", comparison=Comparison.GT, threshold=200.0
+    )
+
+    # When
+    trigger = classify(descriptor, DIMENSIONS)
+
+    # Then
+    assert trigger.rule == "latency-p2"
+    assert trigger.metric == "LatencyP95"
+
+
 def test_unknown_alarm_is_a_clear_error() -> None:
     # Given
     name = "some-other-teams-alarm"

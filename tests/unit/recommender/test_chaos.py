@@ -19,6 +19,7 @@ from failsafe.recommender.chaos import (
     ChaosTarget,
     check_allowed,
     env_loader,
+    is_production,
     parse_chaos,
     source_loader,
 )
@@ -80,7 +81,7 @@ def test_dev_accepts_an_enabled_document() -> None:
     assert warnings == []
 
 
-@pytest.mark.parametrize("environment", ["prod", "Production", " PROD "])
+@pytest.mark.parametrize("environment", ["prod", "Production", " PROD ", "prod-eu-west-1", "eu_production"])
 @pytest.mark.parametrize(
     ("fields", "missing"),
     [
@@ -105,6 +106,26 @@ def test_prod_refuses_without_every_guard(environment: str, fields: dict[str, ob
     assert control.refused is not None
     assert len(warnings) == 1
     assert missing in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("environment", "production"),
+    [
+        ("prod", True),
+        ("prod-eu-west-1", True),
+        ("eu_production", True),
+        ("PROD.blue", True),
+        ("dev", False),
+        ("staging", False),
+        ("preprod", False),
+        ("product-search", False),
+    ],
+)
+def test_production_is_recognised_as_a_token_of_the_environment_name(
+    environment: str, production: bool
+) -> None:
+    # Given / When / Then: a region or colour suffix does not turn prod into a chaos playground
+    assert is_production(environment) is production
 
 
 def test_prod_accepts_with_allow_flag_expiry_and_reason() -> None:
