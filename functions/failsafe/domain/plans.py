@@ -25,9 +25,11 @@ a floor (A < B < C < D), and `kill_switch`, `disable_cf`, `disable_content` and 
 be switched on: a rollback never makes a scope less safe than it was (a 20 % canary stays at 20 %).
 
 Normalisation (`apply_stage`): the fields the overlay sets win; the others give way so that the result is
-always valid. Switching to content_only clears `disable_content` and `alpha_override`; switching
-to collab_only clears `disable_cf`; disabling CF under collab_only moves to content_only (hybrid_default
-if content is off too); a kill switch or both sources off moves a non-popularity fallback to D or C.
+always valid, and a source the scope had switched off is never switched back on (it may be the broken
+component). Switching to content_only clears `alpha_override`; content_only under a disabled content model
+becomes collab_only, or popularity (hybrid_default with both sources off and fallback C) when CF is off
+too; disabling CF under collab_only moves to content_only (hybrid_default if content is off too); a kill
+switch or both sources off moves a non-popularity fallback to D or C, overriding the stage's own floor.
 A plan whose overlay could still produce an invalid set on some valid input is refused when the plan is
 built (every combination of the interacting toggles is tried).
 """
@@ -271,24 +273,21 @@ class Plan(BaseModel):
 
 
 # The fixes for each interaction rule, in order of preference; the first whose field the overlay does
-# not set is used. Keys are the `fields` of `ToggleConflictError`.
+# not set is used. Keys are the `fields` of `ToggleConflictError`. No fix ever switches a source back on:
+# a component the scope had disabled may be the broken one.
 Fix = tuple[str, Callable[[dict[str, Any]], Any]]
 _FIXES: Mapping[tuple[str, ...], tuple[Fix, ...]] = {
     ("disable_cf", "policy_mode"): (
-        ("disable_cf", lambda _: False),
         (
             "policy_mode",
             lambda v: PolicyMode.HYBRID_DEFAULT if v["disable_content"] else PolicyMode.CONTENT_ONLY,
         ),
     ),
     ("disable_content", "policy_mode"): (
-        ("disable_content", lambda _: False),
         ("policy_mode", lambda v: PolicyMode.HYBRID_DEFAULT if v["disable_cf"] else PolicyMode.COLLAB_ONLY),
     ),
     ("disable_cf", "disable_content", "candidate_fallback_level"): (
         ("candidate_fallback_level", lambda _: FallbackLevel.C),
-        ("disable_content", lambda _: False),
-        ("disable_cf", lambda _: False),
     ),
     ("alpha_override", "policy_mode"): (
         ("alpha_override", lambda _: None),
@@ -296,6 +295,9 @@ _FIXES: Mapping[tuple[str, ...], tuple[Fix, ...]] = {
     ),
     ("kill_switch", "candidate_fallback_level"): (("candidate_fallback_level", lambda _: FallbackLevel.D),),
 }
+# Toggles a stage never loosens. When one of them, inherited from the scope, conflicts with what the overlay
+# sets, the overlay's value gives way (e.g. content_only under a disabled content model becomes popularity).
+_NEVER_LOOSENED = frozenset({"kill_switch", "disable_cf", "disable_content", "experiment_freeze"})
 _MAX_FIX_ROUNDS = 8
 
 
@@ -342,9 +344,14 @@ def _apply_overlay(toggles: ToggleSet, overlay: ToggleOverlay, stage_name: str) 
 def _fix(
     values: dict[str, Any], conflict: ToggleConflictError, pinned: frozenset[str], stage_name: str
 ) -> dict[str, Any]:
-    for field, value_of in _FIXES[conflict.fields]:
+    fixes = _FIXES[conflict.fields]
+    for field, value_of in fixes:
         if field not in pinned:
             return values | {field: value_of(values)}
+    inherited = set(conflict.fields) - pinned
+    if inherited and inherited <= _NEVER_LOOSENED:
+        field, value_of = fixes[0]
+        return values | {field: value_of(values)}
     raise PlanError(
         f"stage {stage_name}: its overlay sets {', '.join(conflict.fields)} and they conflict ({conflict}); "
         "change the overlay"

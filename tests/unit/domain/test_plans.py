@@ -17,6 +17,7 @@ from failsafe.domain.plans import (
     Plan,
     PlanError,
     ScopeHeldError,
+    Stage,
     StageAction,
     ToggleOverlay,
     apply_stage,
@@ -168,9 +169,9 @@ def test_next_stage_escalates_in_order_and_ends_after_emergency() -> None:
 # --- normalisation ---------------------------------------------------------------------------------------
 
 
-def test_switching_to_content_only_clears_alpha_and_disable_content() -> None:
+def test_switching_to_content_only_clears_alpha() -> None:
     # Given
-    toggles = ToggleSet(alpha_override=0.7, disable_content=True)
+    toggles = ToggleSet(alpha_override=0.7)
 
     # When
     after = apply_stage(toggles, DEFAULT_PLAN.stage("stage_2"))
@@ -178,7 +179,35 @@ def test_switching_to_content_only_clears_alpha_and_disable_content() -> None:
     # Then
     assert after.policy_mode is PolicyMode.CONTENT_ONLY
     assert after.alpha_override is None
-    assert after.disable_content is False
+
+
+def test_a_rollback_never_switches_a_disabled_content_model_back_on() -> None:
+    # Given content was switched off (it may be the broken model) before the incident
+    toggles = ToggleSet(alpha_override=0.7, disable_content=True)
+
+    # When stage 2 asks for content_only with CF off
+    after = apply_stage(toggles, DEFAULT_PLAN.stage("stage_2"))
+
+    # Then both sources stay off and the scope is served popularity instead
+    assert after.disable_content is True
+    assert after.disable_cf is True
+    assert after.policy_mode is not PolicyMode.CONTENT_ONLY
+    assert after.candidate_fallback_level.is_popularity
+
+
+def test_content_only_under_a_disabled_content_model_with_cf_on_becomes_collab_only() -> None:
+    # Given
+    stage = Stage.model_validate(
+        {**DEFAULT_PLAN_DATA["stages"][1], "overlay": {"policy_mode": "content_only"}}
+    )
+    toggles = ToggleSet(disable_content=True)
+
+    # When
+    after = apply_stage(toggles, stage)
+
+    # Then
+    assert after.disable_content is True
+    assert after.policy_mode is PolicyMode.COLLAB_ONLY
 
 
 def test_disabling_cf_under_collab_only_with_content_off_moves_to_hybrid_and_popularity() -> None:
