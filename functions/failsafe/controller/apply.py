@@ -1,0 +1,334 @@
+"""ApplyToggles: deploy a stage's toggles (or run its action), check deployments, restore.
+
+- `apply`: the current document (the version last deployed to COMPLETE, or the normal baseline when
+  nothing was ever deployed) plus the plan's stages up to the target overlay stage, limited to the
+  incident's scope (`failsafe.domain.plans.apply_to_document`) -> a hosted version -> a deployment with the
+  immediate strategy. The first apply of an incident records the pre-incident config version. A
+  ConflictException (another deployment in progress) raises `DeploymentConflictError`, which the state
+  machine retries with backoff. A stage whose action is the release revert points the recommender's alias
+  back at the last-known-good release.
+- `check`: the deployment's state. COMPLETE records the deployed version; ROLLED_BACK says whether to retry
+  (with a backoff that doubles) or give up; a deployment still running past its deadline raises.
+- Monitors: the environment's monitors are the guardrail alarms, and AppConfig rolls back any deployment
+  while one of them is in ALARM. During an incident they are in ALARM by definition, so a rollback
+  deployment would always be rolled back. When `APPCONFIG_MONITORS` names the monitors, the controller
+  detaches them for the immediate rollback deployment (0 minutes, no bake) and attaches them again as soon
+  as it is COMPLETE or failed; a restore always runs with them attached (it is what they guard). AppConfig
+  allows one deployment per environment at a time, so the detach window cannot overlap a restore.
+- `restore`: drop the incident's override (`restore_document`) and deploy with the gradual strategy, which
+  AppConfig monitors with the guardrail alarms.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from failsafe.aws.appconfig_deployer import DeploymentTimeoutError
+from failsafe.aws.audit_log import AuditEvent
+from failsafe.aws.state_store import ScopeRecord
+from failsafe.controller.common import SYSTEM_ACTOR
+from failsafe.controller.context import DeploymentOutput, ExecutionContext
+from failsafe.controller.runtime import Runtime
+from failsafe.domain.baselines import BASELINES, BaselineName
+from failsafe.domain.diff import diff_documents
+from failsafe.domain.plans import apply_to_document, restore_document
+from failsafe.domain.scope import Scope
+from failsafe.domain.toggles import Metadata, ToggleDocument
+
+APPLY_ACTOR = "failsafe:controller"
+
+
+class IncidentClosedError(RuntimeError):
+    """The scope's record no longer belongs to this incident (a manual override closed it)."""
+
+
+class RevertUnavailableError(RuntimeError):
+    pass
+
+
+def bootstrap_document(rt: Runtime) -> ToggleDocument:
+    return ToggleDocument(
+        metadata=Metadata(
+            version=1,
+            environment=rt.settings.environment,
+            author=SYSTEM_ACTOR,
+            reason="normal baseline (nothing deployed yet)",
+            updated_at=rt.now(),
+        ),
+        toggles=BASELINES[BaselineName.NORMAL],
+    )
+
+
+def current_document(rt: Runtime) -> tuple[int | None, ToggleDocument]:
+    version = rt.deployer.latest_complete_version()
+    if version is None:
+        return None, bootstrap_document(rt)
+    return version, ToggleDocument.model_validate(rt.deployer.read_version(version))
+
+
+def _record(rt: Runtime, ctx: ExecutionContext) -> ScopeRecord:
+    record = rt.state.get(Scope.parse(ctx.scope).key)
+    if record is None or record.incident_id != ctx.incident_id:
+        raise IncidentClosedError(f"scope {ctx.scope} is no longer held by incident {ctx.incident_id}")
+    return record
+
+
+def run(rt: Runtime, action: str, ctx: ExecutionContext) -> DeploymentOutput:
+    if action == "apply":
+        return apply(rt, ctx)
+    if action == "check":
+        return check(rt, ctx)
+    if action == "restore":
+        return restore(rt, ctx)
+    raise ValueError(f"ApplyToggles: unknown action {action!r}; known: apply, check, restore")
+
+
+def _set_monitors(rt: Runtime, ctx: ExecutionContext, *, attached: bool) -> None:
+    """Detach or re-attach the environment's guardrail monitors (no-op without APPCONFIG_MONITORS)."""
+    configured = rt.settings.appconfig_monitors
+    if not configured:
+        return
+    wanted: list[dict[str, str]] = json.loads(configured) if attached else []
+    if rt.deployer.monitors() == wanted:
+        return
+    rt.deployer.set_monitors(wanted)
+    rt.record(
+        AuditEvent(
+            action="appconfig:monitors_attached" if attached else "appconfig:monitors_detached",
+            actor=APPLY_ACTOR,
+            reason="immediate rollback deployment" if not attached else "guard the environment again",
+            scope_key=Scope.parse(ctx.scope).key,
+            incident_id=ctx.incident_id,
+            after={"monitors": [m["AlarmArn"] for m in wanted]},
+        )
+    )
+
+
+def _diff(before: ToggleDocument, after: ToggleDocument) -> list[dict[str, Any]]:
+    return [d.model_dump(mode="json") for d in diff_documents(before, after)]
+
+
+def apply(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
+    plan = ctx.plan
+    if plan is None:
+        raise ValueError("ApplyToggles apply: $.plan is missing")
+    record = _record(rt, ctx)
+    scope = record.scope
+    if not plan.overlay_stages:
+        return _revert(rt, ctx, record)
+    version, document = current_document(rt)
+    target = plan.overlay_stages[-1]
+    reason = record.reason or ctx.reason or f"incident {ctx.incident_id}"
+    new = apply_to_document(
+        document,
+        rt.plan,
+        target,
+        scope,
+        incident_id=ctx.incident_id,
+        author=APPLY_ACTOR,
+        reason=reason,
+        at=rt.now(),
+    )
+    description = f"failsafe {ctx.incident_id}: {scope.key} -> {target}"
+    config_version = rt.deployer.create_version(new.model_dump(mode="json"), description)
+    _set_monitors(rt, ctx, attached=False)
+    try:
+        number = rt.deployer.start(config_version, rt.deployer.target.immediate_strategy_id, description)
+    except Exception:
+        _set_monitors(rt, ctx, attached=True)
+        raise
+    attempts = record.deploy_attempts + 1
+    rt.state.mutate(
+        scope,
+        lambda r: (
+            r.model_copy(
+                update={
+                    "pre_incident_config_version": r.pre_incident_config_version
+                    if r.pre_incident_config_version is not None
+                    else version,
+                    "deployment_number": number,
+                    "deployment_kind": "apply",
+                    "deployment_deadline": rt.now() + timedelta(minutes=15),
+                    "deploy_attempts": attempts,
+                    "updated_at": rt.now(),
+                }
+            )
+            if r.incident_id == ctx.incident_id
+            else None
+        ),
+        plan=rt.plan,
+    )
+    rt.record(
+        AuditEvent(
+            action="toggles:deploy",
+            actor=APPLY_ACTOR,
+            reason=reason,
+            scope_key=scope.key,
+            incident_id=ctx.incident_id,
+            before={"config_version": version, "document_version": document.metadata.version},
+            after={
+                "config_version": config_version,
+                "document_version": new.metadata.version,
+                "stage": target,
+            },
+            details={"deployment_number": number, "strategy": "immediate", "diff": _diff(document, new)},
+        )
+    )
+    return DeploymentOutput(
+        kind="apply",
+        deployment_number=number,
+        config_version=config_version,
+        state="DEPLOYING",
+        attempt=attempts,
+    )
+
+
+def _revert(rt: Runtime, ctx: ExecutionContext, record: ScopeRecord) -> DeploymentOutput:
+    releases = rt.releases
+    if releases is None:
+        raise RevertUnavailableError("no recommender release is configured (RECOMMENDER_FUNCTION_NAME)")
+    current = releases.current()
+    # The release in force when the scope was last verified NORMAL; without one, the previous version.
+    good = record.last_known_good_release or releases.previous(current)
+    if not good or good == current:
+        detail = f"{releases.function_name}:{releases.alias} is at {current}; no earlier release to revert to"
+        rt.record(
+            AuditEvent(
+                action="release:revert_skipped",
+                actor=record.lifecycle.approved_by or APPLY_ACTOR,
+                reason=detail,
+                scope_key=record.scope_key,
+                incident_id=ctx.incident_id,
+                before={"release": current},
+            )
+        )
+        return DeploymentOutput(kind="revert", state="COMPLETE", detail=detail)
+    before = releases.revert_to(good)
+    rt.state.mutate(
+        record.scope,
+        lambda r: (
+            r.model_copy(update={"release_before_revert": before, "deployment_kind": "revert"})
+            if r.incident_id == ctx.incident_id
+            else None
+        ),
+        plan=rt.plan,
+    )
+    rt.record(
+        AuditEvent(
+            action="release:revert",
+            actor=record.lifecycle.approved_by or APPLY_ACTOR,
+            reason=record.reason or ctx.reason,
+            scope_key=record.scope_key,
+            incident_id=ctx.incident_id,
+            before={"release": before},
+            after={"release": good},
+        )
+    )
+    return DeploymentOutput(
+        kind="revert",
+        state="COMPLETE",
+        detail=f"{releases.function_name}:{releases.alias} {before} -> {good}",
+    )
+
+
+def check(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
+    previous = ctx.deployment
+    if previous is None:
+        raise ValueError("ApplyToggles check: $.deployment is missing")
+    if previous.deployment_number is None:
+        return previous
+    status = rt.deployer.status(previous.deployment_number)
+    record = rt.state.get(Scope.parse(ctx.scope).key)
+    if (status.complete or status.rolled_back) and previous.kind == "apply":
+        _set_monitors(rt, ctx, attached=True)
+    if status.complete:
+        rt.state.mutate(
+            Scope.parse(ctx.scope),
+            lambda r: (
+                r.model_copy(
+                    update={"deployed_config_version": status.config_version, "updated_at": rt.now()}
+                )
+                if r.incident_id == ctx.incident_id
+                else None
+            ),
+            plan=rt.plan,
+        )
+        return previous.model_copy(update={"state": "COMPLETE", "config_version": status.config_version})
+    if status.rolled_back:
+        attempt = previous.attempt
+        retry = previous.kind == "apply" and attempt <= rt.settings.deployment_retries
+        rt.record(
+            AuditEvent(
+                action="toggles:rolled_back",
+                actor="appconfig",
+                reason=status.last_event or f"deployment {status.deployment_number} {status.state}",
+                scope_key=Scope.parse(ctx.scope).key,
+                incident_id=ctx.incident_id,
+                details={"deployment_number": status.deployment_number, "retry": retry, "attempt": attempt},
+            )
+        )
+        return previous.model_copy(
+            update={
+                "state": status.state,
+                "rolled_back": True,
+                "retry": retry,
+                "retry_in_seconds": min(300, 5 * 2**attempt),
+                "detail": status.last_event,
+            }
+        )
+    deadline = record.deployment_deadline if record is not None else None
+    if previous.kind == "apply" and deadline is not None and rt.now() > deadline:
+        raise DeploymentTimeoutError(
+            f"deployment {status.deployment_number} still {status.state} "
+            f"at {status.percentage_complete:.0f}% "
+            f"after its deadline {deadline.isoformat()}"
+        )
+    return previous.model_copy(update={"state": status.state})
+
+
+def restore(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
+    record = _record(rt, ctx)
+    scope = record.scope
+    version, document = current_document(rt)
+    reason = f"incident {ctx.incident_id}: green for the verify window; restoring the pre-incident toggles"
+    if not any(o.scope == scope and o.incident_id == ctx.incident_id for o in document.overrides):
+        # Nothing of this incident is deployed (e.g. only the release was reverted): nothing to restore.
+        return DeploymentOutput(
+            kind="restore", config_version=version, state="COMPLETE", detail="nothing to restore"
+        )
+    new = restore_document(
+        document, scope, incident_id=ctx.incident_id, author=APPLY_ACTOR, reason=reason, at=rt.now()
+    )
+    description = f"failsafe {ctx.incident_id}: restore {scope.key}"
+    config_version = rt.deployer.create_version(new.model_dump(mode="json"), description)
+    _set_monitors(rt, ctx, attached=True)
+    number = rt.deployer.start(config_version, rt.deployer.target.gradual_strategy_id, description)
+    rt.state.mutate(
+        scope,
+        lambda r: (
+            r.model_copy(update={"deployment_number": number, "deployment_kind": "restore"})
+            if r.incident_id == ctx.incident_id
+            else None
+        ),
+        plan=rt.plan,
+    )
+    rt.record(
+        AuditEvent(
+            action="toggles:restore",
+            actor=APPLY_ACTOR,
+            reason=reason,
+            scope_key=scope.key,
+            incident_id=ctx.incident_id,
+            before={"config_version": version},
+            after={
+                "config_version": config_version,
+                "pre_incident_config_version": record.pre_incident_config_version,
+            },
+            details={"deployment_number": number, "strategy": "gradual", "diff": _diff(document, new)},
+        )
+    )
+    return DeploymentOutput(
+        kind="restore", deployment_number=number, config_version=config_version, state="DEPLOYING"
+    )

@@ -1,0 +1,78 @@
+"""Helpers shared by the controller's services: incident ids, transitions with their audit entries."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from failsafe.aws.audit_log import AuditEvent
+from failsafe.aws.state_store import ScopeRecord
+from failsafe.controller.runtime import Runtime
+from failsafe.domain.lifecycle import Event, EventKind, Transition, transition
+from failsafe.domain.scope import Scope
+
+SYSTEM_ACTOR = "failsafe"
+
+
+def incident_id_for(scope: Scope, at: datetime, prefix: str = "inc") -> str:
+    """`inc-20260101T000000Z-1a2b3c4d`: a valid Step Functions execution name (<= 80, [A-Za-z0-9_-])."""
+    digest = hashlib.sha256(scope.key.encode("utf-8")).hexdigest()[:8]
+    return f"{prefix}-{at.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{digest}"
+
+
+def snapshot(record: ScopeRecord) -> dict[str, Any]:
+    life = record.lifecycle
+    return {
+        "state": life.state.value,
+        "stage": life.stage,
+        "applied_stage": life.applied_stage,
+        "incident_id": life.incident_id,
+        "verify_window_seconds": life.verify_window_seconds,
+        "refires": life.refires,
+        "deployed_config_version": record.deployed_config_version,
+    }
+
+
+def apply_event(
+    rt: Runtime,
+    record: ScopeRecord,
+    kind: EventKind,
+    *,
+    actor: str = SYSTEM_ACTOR,
+    reason: str = "",
+    stage: str | None = None,
+    incident_id: str | None = None,
+    at: datetime | None = None,
+) -> Transition:
+    event = Event(
+        kind=kind,
+        at=at or rt.now(),
+        actor=actor,
+        reason=reason,
+        incident_id=incident_id,
+        stage=stage,
+    )
+    return transition(record.lifecycle, event, rt.plan)
+
+
+def audit_transition(
+    rt: Runtime,
+    before: ScopeRecord,
+    after: ScopeRecord,
+    moved: Transition,
+    details: dict[str, Any] | None = None,
+) -> None:
+    entry = moved.audit
+    rt.record(
+        AuditEvent(
+            action=f"transition:{entry.event.value}",
+            actor=entry.actor,
+            reason=entry.reason,
+            scope_key=before.scope_key,
+            incident_id=entry.incident_id,
+            before=snapshot(before),
+            after=snapshot(after),
+            details={"note": entry.note, "manual": entry.manual, **(details or {})},
+        )
+    )

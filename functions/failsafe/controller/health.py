@@ -1,0 +1,118 @@
+"""HealthCheck: judge a scope's recovery from its guardrail alarms, with hysteresis and deadlines.
+
+- A stage not in force yet (an alarm escalated the incident, or a re-fire needs a redeploy) -> ESCALATE,
+  so the state machine plans and applies it.
+- Alarms firing: in RECOVERY_VERIFY that is a re-fire (the lifecycle goes back to the same or a later
+  stage with a wider verify window); past the stage's deadline it escalates (DEADLINE_PASSED).
+- All alarms OK with the stage in force -> RECOVERY_VERIFY; green for the whole verify window -> the
+  lifecycle starts the restore and the state machine deploys it (RECOVERED).
+"""
+
+from __future__ import annotations
+
+from failsafe.aws.state_store import ScopeRecord
+from failsafe.controller.classify import UnknownAlarmError, classify
+from failsafe.controller.context import ExecutionContext, HealthOutput
+from failsafe.controller.planning import transition_incident
+from failsafe.controller.runtime import Runtime
+from failsafe.domain.catalog import Severity
+from failsafe.domain.lifecycle import EventKind, LifecycleState, fired_event_kind
+from failsafe.domain.scope import Scope
+
+HEALTH_ACTOR = "failsafe:health-check"
+
+
+def check(rt: Runtime, ctx: ExecutionContext) -> HealthOutput:
+    scope = Scope.parse(ctx.scope)
+    record = rt.state.get(scope.key)
+    if record is None or record.incident_id != ctx.incident_id:
+        return HealthOutput(
+            status="ENDED", state=record.state if record else "NORMAL", note="incident closed"
+        )
+    life = record.lifecycle
+    if life.stage != life.applied_stage:
+        return HealthOutput(
+            status="ESCALATE", state=life.state.value, note=f"{life.stage} is not in force yet"
+        )
+    alarms = rt.alarms.for_scope(scope)
+    firing = [a.name for a in alarms if a.firing]
+    now = rt.now()
+    if firing:
+        if life.state is LifecycleState.RECOVERY_VERIFY:
+            severity, entry = _most_severe(rt, firing, scope)
+            moved = transition_incident(
+                rt,
+                scope,
+                ctx.incident_id,
+                fired_event_kind(severity),
+                actor=HEALTH_ACTOR,
+                reason=f"re-fired during verification: {', '.join(firing)}",
+                stage=entry,
+            )
+            return _after(moved, ctx, firing, "re-fire")
+        if life.deadline_at is not None and now >= life.deadline_at:
+            moved = transition_incident(
+                rt,
+                scope,
+                ctx.incident_id,
+                EventKind.DEADLINE_PASSED,
+                actor=HEALTH_ACTOR,
+                reason=f"not recovered by the deadline of {life.stage}: {', '.join(firing)} still firing",
+            )
+            return _after(moved, ctx, firing, "deadline passed")
+        return HealthOutput(status="FIRING", state=life.state.value, firing=firing)
+    if life.state in (LifecycleState.DEGRADED, LifecycleState.ROLLED_BACK):
+        moved = transition_incident(
+            rt,
+            scope,
+            ctx.incident_id,
+            EventKind.ALL_GREEN,
+            actor=HEALTH_ACTOR,
+            reason=f"all {len(alarms)} guardrail alarms of {scope.key} are OK",
+        )
+        state = moved.state if moved else "NORMAL"
+        return HealthOutput(status="VERIFYING", state=state, transitioned=True, note="verification started")
+    if life.state is LifecycleState.RECOVERY_VERIFY:
+        if life.restoring:
+            return HealthOutput(status="RECOVERED", state=life.state.value, note="restore under way")
+        if life.verify_until is not None and now >= life.verify_until:
+            moved = transition_incident(
+                rt,
+                scope,
+                ctx.incident_id,
+                EventKind.VERIFY_WINDOW_PASSED,
+                actor=HEALTH_ACTOR,
+                reason=f"green for {life.verify_window_seconds}s",
+            )
+            if moved is not None and moved.lifecycle.restoring:
+                return HealthOutput(status="RECOVERED", state=moved.state, transitioned=True)
+        return HealthOutput(status="VERIFYING", state=life.state.value)
+    return HealthOutput(status="WAITING", state=life.state.value)
+
+
+def _most_severe(rt: Runtime, firing: list[str], scope: Scope) -> tuple[Severity, str]:
+    best: tuple[Severity, str] | None = None
+    dims = {"Service": scope.service, "Environment": scope.environment}
+    for name in firing:
+        try:
+            found = classify(name, dims, prefix=rt.alarm_prefix, catalog=rt.catalog, plan=rt.plan)
+        except UnknownAlarmError:
+            continue
+        candidate = (found.trigger.severity, found.entry_stage)
+        if best is None or rt.plan.index(candidate[1]) > rt.plan.index(best[1]):
+            best = candidate
+    return best or (Severity.P2, rt.plan.entry_stage(Severity.P2).name)
+
+
+def _after(moved: ScopeRecord | None, ctx: ExecutionContext, firing: list[str], note: str) -> HealthOutput:
+    if moved is None or moved.incident_id != ctx.incident_id:
+        return HealthOutput(status="ENDED", state="NORMAL", firing=firing, note="incident closed")
+    life = moved.lifecycle
+    escalate = life.stage != life.applied_stage
+    return HealthOutput(
+        status="ESCALATE" if escalate else "FIRING",
+        state=life.state.value,
+        transitioned=True,
+        firing=firing,
+        note=note,
+    )

@@ -1,0 +1,305 @@
+"""AlarmIngest: CloudWatch alarm state changes -> classify -> claim the scope -> start or join an incident.
+
+- A malformed or foreign event is dropped with a reason (the handler logs it and counts a metric); it is
+  never raised, so EventBridge does not retry it into a storm.
+- An OK (or INSUFFICIENT_DATA) transition is recorded on the scope and never starts a rollback.
+- An ALARM on a NORMAL scope claims it with a conditional write (the lifecycle moves to DEGRADED or
+  ROLLBACK_PENDING) and starts one execution named with the incident id. The incident id derives from the
+  scope and the alarm's state timestamp, so a re-delivered event names the same execution.
+- An ALARM on a scope with an open incident is recorded on the record the running execution reads
+  (`alarms`), and the lifecycle decides whether it joins or escalates the stage.
+- Events older than the latest one recorded for the same alarm are ignored (out-of-order delivery).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from failsafe.aws.audit_log import AuditEvent
+from failsafe.aws.state_store import AlarmObservation, ConcurrentUpdateError, ScopeRecord
+from failsafe.controller.classify import Classification, UnknownAlarmError, classify
+from failsafe.controller.common import apply_event, audit_transition, incident_id_for
+from failsafe.controller.context import IncidentInput, TriggerInfo
+from failsafe.controller.runtime import Runtime
+
+ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
+ALARM_SOURCE = "aws.cloudwatch"
+INGEST_ACTOR = "failsafe:alarm-ingest"
+
+
+class AlarmStateValue(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    value: Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+    reason: str = ""
+    timestamp: datetime
+
+
+class MetricRef(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    namespace: str | None = None
+    name: str | None = None
+    dimensions: dict[str, str] = Field(default_factory=dict)
+
+
+class MetricStat(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    metric: MetricRef
+
+
+class AlarmMetric(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str | None = None
+    metricStat: MetricStat | None = None
+
+
+class AlarmConfiguration(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    description: str | None = None
+    metrics: list[AlarmMetric] = Field(default_factory=list)
+
+
+class AlarmStateChangeDetail(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    alarmName: str = Field(..., min_length=1)
+    state: AlarmStateValue
+    previousState: AlarmStateValue | None = None
+    configuration: AlarmConfiguration = Field(default_factory=AlarmConfiguration)
+
+    def dimensions(self) -> dict[str, str]:
+        for metric in self.configuration.metrics:
+            if metric.metricStat is not None:
+                return dict(metric.metricStat.metric.dimensions)
+        return {}
+
+
+Outcome = Literal["dropped", "recorded", "stale", "duplicate", "started", "joined"]
+
+
+class IngestResult(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    outcome: Outcome
+    reason: str = ""
+    alarm_name: str | None = None
+    state: str | None = None
+    scope: str | None = None
+    incident_id: str | None = None
+    execution_arn: str | None = None
+    lifecycle_state: str | None = None
+
+
+def parse_alarm_event(event: Any) -> AlarmStateChangeDetail:
+    """Validate an EventBridge alarm state-change event; raise ValueError with the reason otherwise."""
+    if not isinstance(event, dict):
+        raise ValueError(f"event is a {type(event).__name__}, not an EventBridge event object")
+    eb = EventBridgeEvent(event)
+    try:
+        source, detail_type, detail = eb.source, eb.detail_type, eb.detail
+    except KeyError as exc:
+        raise ValueError(f"not an EventBridge event: missing {exc}") from exc
+    if source != ALARM_SOURCE or detail_type != ALARM_DETAIL_TYPE:
+        raise ValueError(f"foreign event: source={source!r} detail-type={detail_type!r}")
+    try:
+        return AlarmStateChangeDetail.model_validate(detail)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"malformed alarm state change: {problems}") from exc
+
+
+def ingest(rt: Runtime, event: Any) -> IngestResult:
+    try:
+        detail = parse_alarm_event(event)
+    except ValueError as exc:
+        return IngestResult(outcome="dropped", reason=str(exc))
+    try:
+        found = classify(
+            detail.alarmName,
+            detail.dimensions(),
+            prefix=rt.alarm_prefix,
+            catalog=rt.catalog,
+            plan=rt.plan,
+            default_environment=rt.settings.environment,
+        )
+    except UnknownAlarmError as exc:
+        return IngestResult(outcome="dropped", reason=str(exc), alarm_name=detail.alarmName)
+    observation = AlarmObservation(
+        alarm_name=detail.alarmName,
+        state=detail.state.value,
+        previous_state=detail.previousState.value if detail.previousState else None,
+        at=detail.state.timestamp,
+        severity=found.severity,
+        kind=found.kind,
+        reason=detail.state.reason[:500],
+    )
+    for _ in range(10):
+        try:
+            return _ingest_once(rt, found, observation)
+        except ConcurrentUpdateError:
+            continue
+    raise ConcurrentUpdateError(found.trigger.scope.key, None)
+
+
+def _ingest_once(rt: Runtime, found: Classification, seen: AlarmObservation) -> IngestResult:
+    scope = found.trigger.scope
+    current = rt.state.get(scope.key)
+    record = current or ScopeRecord.fresh(scope, rt.plan)
+    base = {"alarm_name": seen.alarm_name, "state": seen.state, "scope": scope.key}
+    previous = record.alarms.get(seen.alarm_name)
+    if (
+        previous is not None
+        and (previous.at, previous.state) == (seen.at, seen.state)
+        and (seen.state != "ALARM" or record.has_open_incident)
+    ):
+        # The same state change again (a re-delivery with a new event id): nothing new to record.
+        return IngestResult(
+            outcome="duplicate", incident_id=record.incident_id, lifecycle_state=record.state, **base
+        )
+    if previous is not None and previous.at > seen.at:
+        return IngestResult(
+            outcome="stale", reason=f"older than the {previous.state} seen at {previous.at}", **base
+        )
+    alarms = {**record.alarms, seen.alarm_name: seen}
+
+    if seen.state != "ALARM" or (
+        not record.has_open_incident
+        and previous is not None
+        and previous.at == seen.at
+        and previous.state == "ALARM"
+    ):
+        stored = rt.state.save(current, record.model_copy(update={"alarms": alarms, "updated_at": rt.now()}))
+        rt.record(
+            AuditEvent(
+                action=f"alarm:{seen.state}",
+                actor=INGEST_ACTOR,
+                reason=seen.reason,
+                scope_key=scope.key,
+                incident_id=stored.incident_id,
+                details={"alarm": seen.alarm_name, "severity": found.severity, "kind": found.kind},
+            )
+        )
+        return IngestResult(
+            outcome="recorded", incident_id=stored.incident_id, lifecycle_state=stored.state, **base
+        )
+
+    if not record.has_open_incident:
+        incident_id = incident_id_for(scope, seen.at)
+        moved = apply_event(
+            rt,
+            record,
+            found.fired_event,
+            actor=INGEST_ACTOR,
+            reason=f"{seen.alarm_name}: {seen.reason}"[:1024],
+            stage=found.entry_stage,
+            incident_id=incident_id,
+        )
+        claimed = record.model_copy(
+            update={
+                "lifecycle": moved.record,
+                "alarms": alarms,
+                "execution_arn": None,
+                "trigger_severity": found.severity,
+                "trigger_kind": found.kind,
+                "trigger_alarm": seen.alarm_name,
+                "source": "alarm",
+                "requested_by": INGEST_ACTOR,
+                "reason": moved.audit.reason,
+                "pre_incident_config_version": None,
+                "deployed_config_version": None,
+                "deployment_number": None,
+                "deployment_kind": None,
+                "deploy_attempts": 0,
+                "pending_approval": None,
+                "approval_declined": False,
+                "incident_started_at": rt.now(),
+                "updated_at": rt.now(),
+                "updated_by": INGEST_ACTOR,
+            }
+        )
+        stored = rt.state.save(current, claimed)  # the claim: conditional on the version we read
+        rt.state.register_incident(incident_id, scope.key, rt.now())
+        audit_transition(rt, record, stored, moved, {"alarm": seen.alarm_name, "rule": found.trigger.rule})
+        return _start(rt, stored, found, base)
+
+    # An open incident: record the alarm where the execution reads it; the lifecycle joins or escalates.
+    moved = apply_event(
+        rt,
+        record,
+        found.fired_event,
+        actor=INGEST_ACTOR,
+        reason=f"{seen.alarm_name}: {seen.reason}"[:1024],
+        stage=found.entry_stage,
+    )
+    changed = moved.record.model_copy(update={"version": record.lifecycle.version}) != record.lifecycle
+    updated = record.model_copy(
+        update={
+            "lifecycle": moved.record if changed else record.lifecycle,
+            "alarms": alarms,
+            "updated_at": rt.now(),
+        }
+    )
+    stored = rt.state.save(current, updated)
+    if changed:
+        audit_transition(rt, record, stored, moved, {"alarm": seen.alarm_name, "rule": found.trigger.rule})
+    else:
+        rt.record(
+            AuditEvent(
+                action="alarm:joined",
+                actor=INGEST_ACTOR,
+                reason=moved.audit.note,
+                scope_key=scope.key,
+                incident_id=stored.incident_id,
+                details={"alarm": seen.alarm_name, "severity": found.severity, "kind": found.kind},
+            )
+        )
+    if stored.execution_arn is None:
+        # The claim was written but starting the execution failed earlier: start it now (same name).
+        return _start(rt, stored, found, base)
+    return IngestResult(
+        outcome="joined",
+        incident_id=stored.incident_id,
+        execution_arn=stored.execution_arn,
+        lifecycle_state=stored.state,
+        **base,
+    )
+
+
+def _start(rt: Runtime, record: ScopeRecord, found: Classification, base: dict[str, Any]) -> IngestResult:
+    incident_id = record.incident_id
+    assert incident_id is not None
+    payload = IncidentInput(
+        incident_id=incident_id,
+        scope=record.scope_key,
+        source="alarm",
+        entry_stage=record.lifecycle.stage or found.entry_stage,
+        requested_by=INGEST_ACTOR,
+        reason=record.reason or "",
+        trigger=TriggerInfo(
+            severity=found.severity,
+            kind=found.kind,
+            alarm_name=found.trigger.alarm_name,
+            rule=found.trigger.rule,
+        ),
+    )
+    arn, started = rt.executions.start(incident_id, payload.model_dump(mode="json"))
+    stored = rt.state.mutate(
+        record.scope,
+        lambda r: r.model_copy(update={"execution_arn": arn}) if r.incident_id == incident_id else None,
+        plan=rt.plan,
+    )
+    return IngestResult(
+        outcome="started" if started else "joined",
+        incident_id=incident_id,
+        execution_arn=arn,
+        lifecycle_state=stored.state,
+        **base,
+    )

@@ -1,0 +1,165 @@
+"""Notify: SNS on every transition, PagerDuty trigger when a rollback begins (and on pages), resolve at the
+end, and the approval request of a waitForTaskToken task.
+
+Each channel fails on its own: a failure is audited and returned (the handler counts the
+`NotificationFailed` metric that `NotificationFailuresAlarm` watches) and never raised, so mitigation goes
+on. PagerDuty retries with backoff inside the client.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from failsafe.aws.audit_log import AuditEvent
+from failsafe.aws.notifier import Notification
+from failsafe.aws.pagerduty import PagerDutyEvent, pagerduty_severity
+from failsafe.aws.state_store import PendingApproval, ScopeRecord
+from failsafe.controller.context import ExecutionContext
+from failsafe.controller.runtime import Runtime
+from failsafe.domain.scope import Scope
+
+NOTIFY_ACTOR = "failsafe:notify"
+# PagerDuty is paged when a rollback begins and updated (same dedup_key) when it gets worse. The approval
+# request only goes to SNS: it must return fast, since the state machine waits on its task token.
+PAGE_EVENTS = frozenset({"rollback_started", "apply_failed", "escalated", "restore_failed"})
+
+
+class NotifyResult(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event: str
+    sent: list[str] = Field(default_factory=list)
+    failed: list[str] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
+
+
+def _severity(ctx: ExecutionContext, record: ScopeRecord | None) -> str:
+    if ctx.trigger is not None:
+        return ctx.trigger.severity
+    if record is not None and record.trigger_severity:
+        return record.trigger_severity
+    return "manual"
+
+
+def notify(rt: Runtime, event: str, ctx: ExecutionContext) -> NotifyResult:
+    scope = Scope.parse(ctx.scope)
+    record = rt.state.get(scope.key)
+    plan = ctx.plan
+    severity = _severity(ctx, record)
+    state_after = plan.state if plan else (record.state if record else None)
+    note = Notification(
+        event=event,
+        incident_id=ctx.incident_id,
+        scope=scope.key,
+        state_after=state_after,
+        stage=plan.stage if plan else ctx.entry_stage,
+        severity=severity,
+        kind=ctx.trigger.kind if ctx.trigger else None,
+        actor=ctx.requested_by,
+        reason=ctx.reason,
+        config_version=record.deployed_config_version if record else None,
+        at=rt.now(),
+        details={
+            "summary": plan.summary if plan else "",
+            "next_step": plan.next_step if plan else None,
+            "source": ctx.source,
+            "health": ctx.health.model_dump(mode="json") if ctx.health else None,
+        },
+    )
+    result = NotifyResult(event=event)
+    result = _channel(rt, result, "sns", ctx, lambda: rt.notifier.publish(note))
+    closing = plan is not None and plan.next_step in ("done", "close")
+    if event in PAGE_EVENTS or closing:
+        page = PagerDutyEvent(
+            incident_id=ctx.incident_id,
+            summary=f"failsafe {scope.key}: {event.replace('_', ' ')} ({note.subject()})",
+            source=f"failsafe/{scope.key}",
+            severity=pagerduty_severity(severity),
+            component=scope.service,
+            group=scope.environment,
+            event_class=ctx.trigger.kind if ctx.trigger else "manual",
+            timestamp=rt.now(),
+            custom_details={
+                "incident_id": ctx.incident_id,
+                "scope": scope.key,
+                "state": state_after,
+                "stage": note.stage,
+                "reason": ctx.reason,
+                "requested_by": ctx.requested_by,
+            },
+        )
+        if closing:
+            result = _channel(rt, result, "pagerduty:resolve", ctx, lambda: rt.pagerduty.resolve(page))
+        else:
+            result = _channel(rt, result, "pagerduty:trigger", ctx, lambda: rt.pagerduty.trigger(page))
+    return result
+
+
+def _channel(
+    rt: Runtime, result: NotifyResult, name: str, ctx: ExecutionContext, send: object
+) -> NotifyResult:
+    assert callable(send)
+    try:
+        send()
+    except Exception as exc:  # a notification never blocks mitigation
+        message = f"{name}: {type(exc).__name__}: {str(exc)[:300]}"
+        rt.record(
+            AuditEvent(
+                action="notification:failed",
+                actor=NOTIFY_ACTOR,
+                reason=message,
+                scope_key=Scope.parse(ctx.scope).key,
+                incident_id=ctx.incident_id,
+                details={"event": result.event, "channel": name},
+            )
+        )
+        return result.model_copy(
+            update={"failed": [*result.failed, name], "errors": [*result.errors, message]}
+        )
+    rt.record(
+        AuditEvent(
+            action="notification:sent",
+            actor=NOTIFY_ACTOR,
+            reason=result.event,
+            scope_key=Scope.parse(ctx.scope).key,
+            incident_id=ctx.incident_id,
+            details={"event": result.event, "channel": name},
+        )
+    )
+    return result.model_copy(update={"sent": [*result.sent, name]})
+
+
+def request_approval(rt: Runtime, task_token: str, ctx: ExecutionContext) -> NotifyResult:
+    scope = Scope.parse(ctx.scope)
+    plan = ctx.plan
+    stage = plan.stage if plan and plan.stage else ctx.entry_stage
+    now = rt.now()
+    pending = PendingApproval(
+        task_token=task_token,
+        stage=stage,
+        requested_by=ctx.requested_by,
+        requested_at=now,
+        expires_at=now + timedelta(seconds=rt.settings.approval_timeout_seconds),
+    )
+    rt.state.mutate(
+        scope,
+        lambda r: (
+            r.model_copy(update={"pending_approval": pending, "updated_at": now})
+            if r.incident_id == ctx.incident_id
+            else None
+        ),
+        plan=rt.plan,
+    )
+    rt.record(
+        AuditEvent(
+            action="approval:requested",
+            actor=ctx.requested_by,
+            reason=ctx.reason,
+            scope_key=scope.key,
+            incident_id=ctx.incident_id,
+            details={"stage": stage, "expires_at": pending.expires_at.isoformat()},
+        )
+    )
+    return notify(rt, "approval_requested", ctx)

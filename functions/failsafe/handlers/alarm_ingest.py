@@ -1,0 +1,74 @@
+"""AlarmIngest: EventBridge "CloudWatch Alarm State Change" -> failsafe.controller.ingest."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from failsafe.controller.ingest import ingest, parse_alarm_event
+from failsafe.controller.runtime import Runtime
+from failsafe.controller.settings import Settings
+from failsafe.handlers._common import powertools, runtime
+
+logger, tracer, metrics = powertools()
+
+
+class AlarmIngestEnv(Settings):
+    state_table_name: str = Field(..., alias="STATE_TABLE_NAME")
+    audit_table_name: str = Field(..., alias="AUDIT_TABLE_NAME")
+    idempotency_table_name: str = Field(..., alias="IDEMPOTENCY_TABLE_NAME")
+    state_machine_arn: str = Field(..., alias="STATE_MACHINE_ARN")
+
+
+@cache
+def _config() -> IdempotencyConfig:
+    return IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=3600)
+
+
+@cache
+def _process(rt: Runtime) -> Any:
+    """The idempotent ingest of one runtime (a new runtime, e.g. in tests, gets its own)."""
+    layer = DynamoDBPersistenceLayer(
+        table_name=rt.settings.need("idempotency_table_name"), boto3_client=rt.client("dynamodb")
+    )
+    config = _config()
+
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="event", persistence_store=layer, config=config
+    )
+    def process(event: dict[str, Any]) -> dict[str, Any]:
+        return ingest(rt, event).model_dump(mode="json")
+
+    return process
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    try:
+        parse_alarm_event(event)
+    except ValueError as exc:
+        logger.warning("dropping event", extra={"reason": str(exc)})
+        metrics.add_metric(name="AlarmEventsDropped", unit=MetricUnit.Count, value=1)
+        return {"outcome": "dropped", "reason": str(exc)}
+    _config().register_lambda_context(context)
+    result: dict[str, Any] = _process(runtime(AlarmIngestEnv))(event=event)
+    if result["outcome"] == "dropped":
+        logger.warning(
+            "dropping alarm", extra={"reason": result["reason"], "alarm": result.get("alarm_name")}
+        )
+        metrics.add_metric(name="AlarmEventsDropped", unit=MetricUnit.Count, value=1)
+    else:
+        logger.info("alarm ingested", extra=result)
+        metrics.add_metric(name=f"Alarm{result['outcome'].capitalize()}", unit=MetricUnit.Count, value=1)
+    return result

@@ -1,0 +1,39 @@
+"""ApplyToggles: deploy a stage's toggles through AppConfig, check progress, restore (Step Functions task)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from failsafe.controller import apply
+from failsafe.controller.context import TaskEvent
+from failsafe.controller.settings import Settings
+from failsafe.handlers._common import powertools, runtime
+
+logger, tracer, metrics = powertools()
+
+
+class ApplyTogglesEnv(Settings):
+    state_table_name: str = Field(..., alias="STATE_TABLE_NAME")
+    audit_table_name: str = Field(..., alias="AUDIT_TABLE_NAME")
+    appconfig_application_id: str = Field(..., alias="APPCONFIG_APPLICATION_ID")
+    appconfig_environment_id: str = Field(..., alias="APPCONFIG_ENVIRONMENT_ID")
+    appconfig_profile_id: str = Field(..., alias="APPCONFIG_PROFILE_ID")
+    appconfig_immediate_strategy_id: str = Field(..., alias="APPCONFIG_IMMEDIATE_STRATEGY_ID")
+    appconfig_gradual_strategy_id: str = Field(..., alias="APPCONFIG_GRADUAL_STRATEGY_ID")
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = TaskEvent.model_validate(event)
+    logger.append_keys(incident_id=task.context.incident_id, scope=task.context.scope)
+    output = apply.run(runtime(ApplyTogglesEnv), task.action, task.context)
+    if output.rolled_back:
+        metrics.add_metric(name="DeploymentRolledBack", unit=MetricUnit.Count, value=1)
+    logger.info("deployment", extra={"action": task.action, **output.model_dump(mode="json")})
+    return output.model_dump(mode="json")

@@ -1,0 +1,31 @@
+"""IncidentReport: JSON + Markdown incident report in S3 at the end of an incident (Step Functions task)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from failsafe.controller import report
+from failsafe.controller.context import TaskEvent
+from failsafe.controller.settings import Settings
+from failsafe.handlers._common import powertools, runtime
+
+logger, tracer, metrics = powertools()
+
+
+class IncidentReportEnv(Settings):
+    state_table_name: str = Field(..., alias="STATE_TABLE_NAME")
+    audit_table_name: str = Field(..., alias="AUDIT_TABLE_NAME")
+    report_bucket: str = Field(..., alias="REPORT_BUCKET")
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = TaskEvent.model_validate(event)
+    location = report.write(runtime(IncidentReportEnv), task.context)
+    logger.info("report written", extra=location.model_dump(mode="json"))
+    return location.model_dump(mode="json")

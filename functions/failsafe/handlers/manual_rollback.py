@@ -1,0 +1,40 @@
+"""ManualRollback: operator levels 1, 2, 3, emergency (dry run, approvals) and the manual recover.
+
+`sam local invoke ManualRollbackFunction -e events/manual-level-2.json` (or `sam remote invoke`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from failsafe.controller import manual
+from failsafe.controller.settings import Settings
+from failsafe.handlers._common import powertools, runtime
+
+logger, tracer, metrics = powertools()
+
+
+class ManualRollbackEnv(Settings):
+    state_table_name: str = Field(..., alias="STATE_TABLE_NAME")
+    audit_table_name: str = Field(..., alias="AUDIT_TABLE_NAME")
+    state_machine_arn: str = Field(..., alias="STATE_MACHINE_ARN")
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    request = manual.parse_request(event)
+    logger.append_keys(scope=request.scope, requested_by=request.requested_by)
+    result = manual.handle(runtime(ManualRollbackEnv), request)
+    metrics.add_metric(
+        name="ManualDryRun" if request.dry_run else "ManualAction", unit=MetricUnit.Count, value=1
+    )
+    logger.info(
+        "manual", extra={"action": request.action, "level": request.level, "dry_run": request.dry_run}
+    )
+    return result

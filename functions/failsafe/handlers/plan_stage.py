@@ -1,0 +1,31 @@
+"""PlanStage: lifecycle transitions of a running incident (Step Functions task)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from failsafe.controller import planning
+from failsafe.controller.context import TaskEvent
+from failsafe.controller.settings import Settings
+from failsafe.handlers._common import powertools, runtime
+
+logger, tracer, metrics = powertools()
+
+
+class PlanStageEnv(Settings):
+    state_table_name: str = Field(..., alias="STATE_TABLE_NAME")
+    audit_table_name: str = Field(..., alias="AUDIT_TABLE_NAME")
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = TaskEvent.model_validate(event)
+    logger.append_keys(incident_id=task.context.incident_id, scope=task.context.scope)
+    output = planning.run(runtime(PlanStageEnv), task.action, task.context)
+    logger.info("planned", extra={"action": task.action, **output.model_dump(mode="json")})
+    return output.model_dump(mode="json")

@@ -1,0 +1,109 @@
+"""The real template.yaml on failsafe's local AWS, with the real ASL and handlers, on a ManualClock.
+
+One stack per module (provisioning takes seconds); scenarios run one after another on it and each ends
+with the scope back at NORMAL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.unit.handlers.conftest import ROUTING_KEY, PagerDutyServer, pagerduty_server
+
+from failsafe.handlers._common import reset_runtimes
+from failsafe.local.clock import ManualClock
+from failsafe.local.stack import LocalStack
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@dataclass
+class Controller:
+    stack: LocalStack
+    clock: ManualClock
+    queue_url: str
+    pd: PagerDutyServer
+
+    def client(self, name: str) -> Any:
+        return self.stack.client(name)
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        return self.stack.outputs
+
+    def sns_events(self) -> list[dict[str, Any]]:
+        sqs = self.client("sqs")
+        out: list[dict[str, Any]] = []
+        while True:
+            got = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not got:
+                return out
+            for message in got:
+                out.append(json.loads(json.loads(message["Body"])["Message"]))
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def record(self, scope: str) -> dict[str, Any]:
+        item = self.client("dynamodb").get_item(
+            TableName=self.outputs["StateTableName"], Key={"pk": {"S": f"scope#{scope}"}}
+        )["Item"]
+        data: dict[str, Any] = json.loads(item["body"]["S"])
+        return data
+
+    def audit(self, incident_id: str) -> list[dict[str, Any]]:
+        items = self.client("dynamodb").scan(TableName=self.outputs["AuditTableName"])["Items"]
+        entries = [json.loads(i["entry"]["S"]) for i in items]
+        return sorted((e for e in entries if e.get("incident_id") == incident_id), key=lambda e: e["seq"])
+
+    def deployments(self) -> list[dict[str, Any]]:
+        appconfig = self.client("appconfig")
+        app, env = self.outputs["AppConfigApplicationId"], self.outputs["AppConfigEnvironmentId"]
+        items = appconfig.list_deployments(ApplicationId=app, EnvironmentId=env)["Items"]
+        return [
+            appconfig.get_deployment(
+                ApplicationId=app, EnvironmentId=env, DeploymentNumber=i["DeploymentNumber"]
+            )
+            for i in sorted(items, key=lambda i: i["DeploymentNumber"])
+        ]
+
+
+@pytest.fixture(scope="module")
+def pd_module() -> Iterator[PagerDutyServer]:
+    with pagerduty_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def controller(pd_module: PagerDutyServer) -> Iterator[Controller]:
+    reset_runtimes()
+    clock = ManualClock()
+    stack = LocalStack.start(
+        ROOT / "template.yaml",
+        {
+            "PagerDutyBaseUrl": pd_module.url,
+            "HealthCheckIntervalSeconds": 60,
+            "DeploymentPollSeconds": 20,
+            "ApprovalTimeoutSeconds": 600,
+        },
+        clock=clock,
+        agent=False,
+    )
+    try:
+        outputs = stack.outputs
+        stack.client("secretsmanager").put_secret_value(
+            SecretId=outputs["PagerDutySecretArn"], SecretString=ROUTING_KEY
+        )
+        sqs = stack.client("sqs")
+        queue_url = sqs.create_queue(QueueName="controller-notifications")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        stack.client("sns").subscribe(TopicArn=outputs["NotificationTopicArn"], Protocol="sqs", Endpoint=arn)
+        yield Controller(stack=stack, clock=clock, queue_url=queue_url, pd=pd_module)
+    finally:
+        stack.stop()
+        reset_runtimes()

@@ -1,0 +1,279 @@
+"""template.yaml: transformed offline with aws-sam-translator, linted, and checked against the data it
+mirrors (guardrail catalog, metric contract, toggle schema, handlers' environment, ASL substitutions)."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import re
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+from samtranslator.yaml_helper import yaml_parse
+
+from failsafe.controller.settings import Settings
+from failsafe.domain import metrics
+from failsafe.domain.baselines import BASELINES, BaselineName
+from failsafe.domain.catalog import DEFAULT_CATALOG
+from failsafe.domain.toggles import ToggleDocument
+
+ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE = ROOT / "template.yaml"
+ASL = ROOT / "infra" / "statemachine" / "rollback.asl.json"
+MANAGED = {"AWSXrayWriteOnlyAccess": "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"}
+HANDLER_ENVS = {
+    "AlarmIngestFunction": "failsafe.handlers.alarm_ingest:AlarmIngestEnv",
+    "PlanStageFunction": "failsafe.handlers.plan_stage:PlanStageEnv",
+    "ApplyTogglesFunction": "failsafe.handlers.apply_toggles:ApplyTogglesEnv",
+    "HealthCheckFunction": "failsafe.handlers.health_check:HealthCheckEnv",
+    "NotifyFunction": "failsafe.handlers.notify:NotifyEnv",
+    "ManualRollbackFunction": "failsafe.handlers.manual_rollback:ManualRollbackEnv",
+    "ApprovalCallbackFunction": "failsafe.handlers.approval_callback:ApprovalCallbackEnv",
+    "IncidentReportFunction": "failsafe.handlers.incident_report:IncidentReportEnv",
+}
+
+
+@cache
+def source() -> dict[str, Any]:
+    parsed: dict[str, Any] = yaml_parse(TEMPLATE.read_text())
+    return parsed
+
+
+@cache
+def translated() -> dict[str, Any]:
+    template = copy.deepcopy(source())
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Serverless::StateMachine":
+            props["DefinitionUri"] = {"Bucket": "artifacts", "Key": "rollback.asl.json"}
+    template["Globals"]["Function"]["CodeUri"] = "s3://artifacts/functions.zip"
+    session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    out: dict[str, Any] = Translator(MANAGED, Parser(), boto_session=session).translate(
+        template, parameter_values={}, get_managed_policy_map=lambda: MANAGED
+    )
+    return out
+
+
+def resources(kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in translated()["Resources"].items() if v["Type"] == kind}
+
+
+def test_sam_translator_transforms_the_template_offline() -> None:
+    # Given template.yaml
+    # When aws-sam-translator transforms it without AWS
+    out = translated()
+    # Then every serverless resource became CloudFormation: 10 functions, their roles, one state machine
+    functions = resources("AWS::Lambda::Function")
+    assert len(functions) == 10
+    assert all(f["Properties"]["Runtime"] == "python3.11" for f in functions.values())
+    assert all(f["Properties"]["TracingConfig"] == {"Mode": "Active"} for f in functions.values())
+    [machine] = resources("AWS::StepFunctions::StateMachine").values()
+    assert machine["Properties"]["StateMachineType"] == "STANDARD"
+    assert not any(r["Type"].startswith("AWS::Serverless::") for r in out["Resources"].values())
+    rules = resources("AWS::Events::Rule")
+    [rule] = rules.values()
+    assert rule["Properties"]["EventPattern"]["detail-type"] == ["CloudWatch Alarm State Change"]
+
+
+def test_cfn_lint_reports_nothing() -> None:
+    # Given template.yaml
+    # When cfn-lint checks it
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(TEMPLATE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # Then there are no errors, warnings or informational findings
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ""
+
+
+def test_generated_sections_are_in_step_with_catalog_and_schema() -> None:
+    # Given the guardrail catalog, the metric contract and infra/appconfig/toggles.schema.json
+    # When the generator checks the template
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "infra" / "sync_template.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # Then nothing is stale
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_guardrail_has_an_alarm_on_the_metric_contract() -> None:
+    # Given the catalog and the template's alarms and parameters
+    alarms = {
+        a["Properties"]["AlarmName"]["Fn::Sub"]: a["Properties"]
+        for a in source()["Resources"].values()
+        if a["Type"] == "AWS::CloudWatch::Alarm"
+        and "guardrail" in str(a["Properties"].get("AlarmDescription"))
+    }
+    params = source()["Parameters"]
+    emitted = {
+        metrics.COVERAGE,
+        metrics.LATENCY_MS,
+        metrics.ERROR_RATE,
+        metrics.CACHE_HIT_RATE,
+        metrics.AVAILABILITY,
+    }
+    # When matching each rule to its alarm
+    for rule in DEFAULT_CATALOG.rules:
+        alarm = alarms[f"failsafe-${{ServiceName}}-${{EnvironmentName}}-{rule.name}"]
+        # Then it watches the recommender's namespace and dimensions with the catalog's threshold as default
+        assert alarm["Namespace"] == metrics.NAMESPACE
+        assert [d["Name"] for d in alarm["Dimensions"]] == list(metrics.SERVICE_DIMENSIONS)
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert alarm["ComparisonOperator"] == rule.comparison.cloudwatch_operator
+        assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == rule.evaluation_periods
+        assert params[alarm["Threshold"]["Ref"]]["Default"] == pytest.approx(
+            DEFAULT_CATALOG.threshold_of(rule)
+        )
+        if rule.metric in ("Coverage", "ErrorRate", "CacheHitRate", "Availability"):
+            assert alarm["MetricName"] in emitted
+    latency = alarms["failsafe-${ServiceName}-${EnvironmentName}-latency-p2"]
+    assert (latency["MetricName"], latency["ExtendedStatistic"]) == (metrics.LATENCY_MS, "p95")
+    assert params["TargetLatencyMs"]["Default"] == 200
+
+
+def test_json_schema_validator_is_the_checked_in_schema() -> None:
+    # Given the toggles profile
+    [profile] = [
+        r for r in source()["Resources"].values() if r["Type"] == "AWS::AppConfig::ConfigurationProfile"
+    ]
+    validators = {v["Type"]: v["Content"] for v in profile["Properties"]["Validators"]}
+    # Then its JSON_SCHEMA validator is infra/appconfig/toggles.schema.json and the Lambda validator is ours
+    schema = json.loads((ROOT / "infra" / "appconfig" / "toggles.schema.json").read_text())
+    assert json.loads(validators["JSON_SCHEMA"]) == schema
+    assert validators["LAMBDA"] == {"Fn::GetAtt": ["ToggleValidatorFunction", "Arn"]}
+
+
+def test_strategies_immediate_for_rollbacks_gradual_for_restores() -> None:
+    # Given the AppConfig resources
+    res = source()["Resources"]
+    # Then rollbacks go out at once and restores linearly with a bake, under at most 5 monitors
+    immediate, gradual = res["ImmediateStrategy"]["Properties"], res["GradualStrategy"]["Properties"]
+    assert (immediate["DeploymentDurationInMinutes"], immediate["FinalBakeTimeInMinutes"]) == (0, 0)
+    assert immediate["GrowthFactor"] == 100
+    assert gradual["GrowthType"] == "LINEAR"
+    assert gradual["FinalBakeTimeInMinutes"] == {"Ref": "RestoreBakeMinutes"}
+    assert len(res["ToggleEnvironment"]["Properties"]["Monitors"]) <= 5  # AppConfig's limit
+
+
+def test_no_wildcard_actions_and_no_wildcard_data_resources() -> None:
+    # Given every IAM policy statement after the transform
+    statements: list[dict[str, Any]] = []
+    for resource in translated()["Resources"].values():
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in resource["Properties"].get("Policies", []):
+                statements += policy["PolicyDocument"]["Statement"]
+    assert statements
+    data_services = ("dynamodb:", "s3:", "sns:", "secretsmanager:", "appconfig:", "states:", "lambda:")
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        # Then no action is a wildcard
+        assert all("*" not in action for action in actions), statement
+        # And no data action applies to every resource
+        if statement.get("Resource") == "*":
+            assert not any(action.startswith(data_services) for action in actions), statement
+
+
+def test_every_handler_gets_the_environment_its_model_requires() -> None:
+    # Given each function's environment (Globals + its own)
+    res = source()["Resources"]
+    globals_env = set(source()["Globals"]["Function"]["Environment"]["Variables"])
+    # (the verify policy must be the same wherever a lifecycle record is created or moved)
+    assert {"VERIFY_WINDOW_SECONDS", "VERIFY_WINDOW_GROWTH", "MAX_VERIFY_WINDOW_SECONDS"} <= globals_env
+    for logical_id, path in HANDLER_ENVS.items():
+        module_name, class_name = path.split(":")
+        env_model: type[Settings] = getattr(importlib.import_module(module_name), class_name)
+        required = {f.alias for f in env_model.model_fields.values() if f.is_required()}
+        props = res[logical_id]["Properties"]
+        given = globals_env | set(props.get("Environment", {}).get("Variables", {}))
+        # Then every required variable is set, and the handler exists
+        assert required <= given, (logical_id, required - given)
+        handler_module, _, attr = props["Handler"].rpartition(".")
+        assert callable(getattr(importlib.import_module(handler_module), attr))
+
+
+def test_asl_substitutions_match_the_template() -> None:
+    # Given the ASL and the state machine's DefinitionSubstitutions
+    text = ASL.read_text()
+    used = set(re.findall(r"\$\{(\w+)\}", text))
+    [machine] = [r for r in source()["Resources"].values() if r["Type"] == "AWS::Serverless::StateMachine"]
+    # Then they name the same placeholders
+    assert used == set(machine["Properties"]["DefinitionSubstitutions"])
+    assert machine["Properties"]["DefinitionUri"] == "infra/statemachine/rollback.asl.json"
+
+
+def test_outputs_cover_what_the_cli_needs() -> None:
+    # Given the template's outputs
+    outputs = set(source()["Outputs"])
+    # Then the CLI finds every resource it drives through them
+    assert {
+        "StateMachineArn",
+        "StateTableName",
+        "AuditTableName",
+        "NotificationTopicArn",
+        "PagerDutySecretArn",
+        "ReportBucketName",
+        "AppConfigApplicationId",
+        "AppConfigEnvironmentId",
+        "AppConfigProfileId",
+        "AppConfigImmediateStrategyId",
+        "AppConfigGradualStrategyId",
+        "AlarmNamePrefix",
+        "ManualRollbackFunctionName",
+        "ApprovalCallbackFunctionName",
+    } <= outputs
+
+
+def test_asl_is_well_formed() -> None:
+    # Given the state machine definition
+    asl = json.loads(ASL.read_text())
+    states = asl["States"]
+
+    def targets(state: dict[str, Any]) -> list[str]:
+        out = [state.get("Next"), state.get("Default")]
+        out += [c["Next"] for c in state.get("Choices", [])] + [c["Next"] for c in state.get("Catch", [])]
+        return [t for t in out if t]
+
+    # Then every transition names a state, every state is reachable, and every Lambda task retries
+    seen, stack = set(), [asl["StartAt"]]
+    while stack:
+        name = stack.pop()
+        if name not in seen:
+            seen.add(name)
+            stack += targets(states[name])
+    assert seen == set(states)
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            errors = {e for r in state["Retry"] for e in r["ErrorEquals"]}
+            assert "Lambda.ServiceException" in errors, name
+    assert states["RequestApproval"]["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert "TimeoutSecondsPath" in states["RequestApproval"]
+    assert any("States.Timeout" in c["ErrorEquals"] for c in states["RequestApproval"]["Catch"])
+    assert states["Notify"]["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+
+
+def test_the_stack_deploys_the_normal_baseline_first() -> None:
+    # Given the initial hosted version and its deployment
+    res = source()["Resources"]
+    content = res["InitialToggles"]["Properties"]["Content"]["Fn::Sub"]
+    # When the environment name is substituted
+    document = ToggleDocument.model_validate_json(content.replace("${EnvironmentName}", "prod"))
+    # Then it is a valid document with the normal baseline and no overrides, deployed at once
+    assert document.toggles == BASELINES[BaselineName.NORMAL]
+    assert document.overrides == []
+    deployment = res["InitialDeployment"]["Properties"]
+    assert deployment["ConfigurationVersion"] == {"Ref": "InitialToggles"}
+    assert deployment["DeploymentStrategyId"] == {"Ref": "ImmediateStrategy"}
