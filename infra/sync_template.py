@@ -28,8 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 SCHEMA = ROOT / "infra" / "appconfig" / "toggles.schema.json"
 
-# Catalog metric names that the recommender emits under another name in `failsafe.domain.metrics`.
-CATALOG_TO_EMF_METRIC = {"LatencyP95": metrics.LATENCY_MS}
 # Alarms the AppConfig environment monitors (AWS allows at most 5 monitors per environment).
 APPCONFIG_MONITOR_RULES = ("coverage-p1", "latency-p1", "error-rate-p1", "availability", "system-error-rate")
 TARGET_PARAMETERS = {"latency_p95_ms": "TargetLatencyMs"}
@@ -47,10 +45,6 @@ def threshold_parameter(rule: GuardrailRule) -> str:
     if isinstance(rule.threshold, TargetMultiple) and rule.threshold.factor == 1.0:
         return TARGET_PARAMETERS[rule.threshold.target]
     return f"{camel(rule.name)}Threshold"
-
-
-def emf_metric(rule: GuardrailRule) -> str:
-    return CATALOG_TO_EMF_METRIC.get(rule.metric, rule.metric)
 
 
 def _num(value: float) -> str:
@@ -110,7 +104,7 @@ def render_alarms(catalog: GuardrailCatalog) -> str:
             f"{rule.duration_seconds}s ({rule.source})'",
             "      ActionsEnabled: true",
             f"      Namespace: {metrics.NAMESPACE}",
-            f"      MetricName: {emf_metric(rule)}",
+            f"      MetricName: {rule.metric}",
             "      Dimensions:",
             "        - Name: Service",
             "          Value: !Ref ServiceName",

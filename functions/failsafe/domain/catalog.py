@@ -288,7 +288,7 @@ DEFAULT_CATALOG_DATA: Mapping[str, Any] = {
             "maximum": 100.0,
             "description": "Share of requested top-K slots filled (k_returned / k).",
         },
-        "LatencyP95": {
+        "LatencyMs": {
             "unit": "Milliseconds",
             "statistic": "p95",
             "description": "Recommendation latency.",
@@ -352,7 +352,7 @@ DEFAULT_CATALOG_DATA: Mapping[str, Any] = {
                     "latency-p1",
                     "latency",
                     "P1",
-                    "LatencyP95",
+                    "LatencyMs",
                     "gt",
                     {"target": "latency_p95_ms", "factor": 1.5},
                 ),
@@ -360,7 +360,7 @@ DEFAULT_CATALOG_DATA: Mapping[str, Any] = {
                     "latency-p2",
                     "latency",
                     "P2",
-                    "LatencyP95",
+                    "LatencyMs",
                     "gt",
                     {"target": "latency_p95_ms", "factor": 1.0},
                 ),

@@ -24,12 +24,3 @@ REQUESTS: Final = "Requests"
 CONFIG_VERSION: Final = "ConfigVersion"  # the toggle document version the client applied
 CONFIG_AGE_SECONDS: Final = "ConfigAgeSeconds"
 FALLBACK_SERVED: Final = "FallbackServed"  # 100 when the decision served the fallback policy, else 0
-
-CATALOG_METRIC_ALIASES: Final = {"LatencyP95": LATENCY_MS}
-"""Guardrail catalog metric names that the recommender emits under another name: the catalog's
-``LatencyP95`` is ``LatencyMs`` alarmed on the p95 statistic. An alarm watches the emitted name."""
-
-
-def emitted_metric(catalog_metric: str) -> str:
-    """The metric name an alarm on a catalog metric watches (the EMF name)."""
-    return CATALOG_METRIC_ALIASES.get(catalog_metric, catalog_metric)

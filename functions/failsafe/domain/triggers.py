@@ -2,8 +2,7 @@
 
 An alarm is matched to a catalog rule by name: the alarm name is the rule name, or ends with it after a
 separator (`failsafe-recommender-prod-coverage-p1` is rule `coverage-p1`; the longest rule name wins).
-An alarm named otherwise can be matched by what it watches (metric, comparison and threshold); the metric
-may be the catalog's name or the name the recommender emits (`failsafe.domain.metrics.emitted_metric`).
+An alarm named otherwise can be matched by what it watches (metric, comparison and threshold).
 Its scope comes from the metric's dimensions (`scope_of_alarm`).
 """
 
@@ -22,7 +21,6 @@ from failsafe.domain.catalog import (
     GuardrailRule,
     Severity,
 )
-from failsafe.domain.metrics import emitted_metric
 from failsafe.domain.plans import DEFAULT_PLAN, Plan, Stage
 from failsafe.domain.scope import Scope, scope_of_alarm
 
@@ -116,7 +114,7 @@ def _watches(descriptor: AlarmDescriptor, rule: GuardrailRule, catalog: Guardrai
     if descriptor.metric_name is None or descriptor.threshold is None or descriptor.comparison is None:
         return False
     return (
-        descriptor.metric_name in (rule.metric, emitted_metric(rule.metric))
+        descriptor.metric_name == rule.metric
         and descriptor.comparison is rule.comparison
         and math.isclose(descriptor.threshold, catalog.threshold_of(rule), rel_tol=1e-9, abs_tol=1e-12)
     )

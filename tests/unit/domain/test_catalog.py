@@ -38,7 +38,7 @@ def _rule(name: str, **fields: Any) -> dict[str, Any]:
         "name": name,
         "kind": "latency",
         "severity": "P1",
-        "metric": "LatencyP95",
+        "metric": "LatencyMs",
         "comparison": "gt",
         "threshold": 300.0,
         "duration_seconds": 600,
@@ -127,8 +127,8 @@ def test_the_seeds_raw_latency_pair_is_flagged_as_a_severity_inversion() -> None
     # Then
     assert [(f.code, f.rules) for f in findings] == [("severity_inversion", ("latency-p2", "latency-p1"))]
     assert findings[0].message == (
-        "P2 rule 'latency-p2' (LatencyP95 gt 300) is stricter than or equal to P1 rule 'latency-p1' "
-        "(LatencyP95 gt 200); the P1 threshold must lie above the P2 one"
+        "P2 rule 'latency-p2' (LatencyMs gt 300) is stricter than or equal to P1 rule 'latency-p1' "
+        "(LatencyMs gt 200); the P1 threshold must lie above the P2 one"
     )
 
 

@@ -48,7 +48,7 @@ def test_the_longest_matching_rule_name_wins() -> None:
 def test_an_alarm_named_otherwise_is_matched_by_what_it_watches() -> None:
     # Given
     descriptor = AlarmDescriptor(
-        name="legacy-latency-alarm", metric_name="LatencyP95", comparison=Comparison.GT, threshold=300.0
+        name="legacy-latency-alarm", metric_name="LatencyMs", comparison=Comparison.GT, threshold=300.0
     )
 
     # When
@@ -60,7 +60,7 @@ def test_an_alarm_named_otherwise_is_matched_by_what_it_watches() -> None:
 
 
 def test_an_alarm_on_the_emitted_latency_metric_is_matched_by_what_it_watches() -> None:
-    # Given an alarm as template.yaml and AWS have it: on LatencyMs (p95), not the catalog's LatencyP95
+    # Given an alarm on the latency metric the recommender emits, at the P2 threshold
     descriptor = AlarmDescriptor(
         name="legacy-latency-alarm", metric_name="LatencyMs", comparison=Comparison.GT, threshold=200.0
     )
@@ -70,7 +70,7 @@ def test_an_alarm_on_the_emitted_latency_metric_is_matched_by_what_it_watches() 
 
     # Then
     assert trigger.rule == "latency-p2"
-    assert trigger.metric == "LatencyP95"
+    assert trigger.metric == "LatencyMs"
 
 
 def test_unknown_alarm_is_a_clear_error() -> None:

@@ -21,7 +21,7 @@ from moto import mock_aws
 
 from failsafe.controller.runtime import shared_client
 from failsafe.domain.catalog import DEFAULT_CATALOG
-from failsafe.domain.metrics import LATENCY_MS, NAMESPACE
+from failsafe.domain.metrics import NAMESPACE
 from failsafe.handlers._common import reset_runtimes
 from failsafe.local.appconfig import install
 from failsafe.local.clock import ManualClock, set_clock
@@ -275,7 +275,7 @@ def world(monkeypatch: pytest.MonkeyPatch, clock: ManualClock, pagerduty: PagerD
             cw.put_metric_alarm(
                 AlarmName=PREFIX + rule.name,
                 Namespace=NAMESPACE,
-                MetricName=LATENCY_MS if rule.metric == "LatencyP95" else rule.metric,
+                MetricName=rule.metric,
                 Dimensions=[
                     {"Name": "Service", "Value": "recommender"},
                     {"Name": "Environment", "Value": "prod"},
