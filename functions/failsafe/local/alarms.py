@@ -68,7 +68,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from failsafe.local import eventbridge
-from failsafe.local.clock import get_clock
+from failsafe.local.clock import ClockTicker, get_clock
 from failsafe.local.eventbridge import MotoInternalsChanged
 
 log = logging.getLogger(__name__)
@@ -1093,55 +1093,12 @@ def _lambda_alarm_payload(alarm: Any, event: dict[str, Any]) -> dict[str, Any]:
 # background ticker
 
 
-class AlarmTicker:
-    """Runs `evaluator.evaluate_all()` every `interval` simulated seconds of the local clock.
-
-    It only watches the clock (never `clock.sleep`, which would move a ManualClock), so it works with
-    SpeedClock (a drill at 60x evaluates a 60 s alarm every wall second) and with a ManualClock that a
-    test advances.
-    """
+class AlarmTicker(ClockTicker):
+    """Runs `evaluator.evaluate_all()` every `interval` simulated seconds of the local clock."""
 
     def __init__(self, evaluator: AlarmEvaluator, interval: float = 60.0, poll: float = 0.02) -> None:
-        if interval <= 0:
-            raise ValueError(f"ticker interval {interval}: must be > 0 simulated seconds")
+        super().__init__(evaluator.evaluate_all, interval, name="failsafe-alarm-ticker", poll=poll)
         self.evaluator = evaluator
-        self.interval = interval
-        self.poll = poll
-        self.errors: list[BaseException] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="failsafe-alarm-ticker", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _run(self) -> None:
-        due = get_clock().time()
-        while not self._stop.is_set():
-            now = get_clock().time()
-            if now >= due:
-                # the next due time counts from the time read *before* evaluating: a clock moved during the
-                # evaluation (a test advancing a ManualClock) is then noticed at the next poll
-                due = now + self.interval
-                try:
-                    self.evaluator.evaluate_all()
-                except Exception as exc:  # keep ticking; surface through .errors
-                    self.errors.append(exc)
-                    log.exception("alarm evaluation failed")
-            self._stop.wait(self.poll)
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ nothing in `failsafe.local` calls `time.time()` or `time.sleep()` directly.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 EPOCH_START = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+
+_log = logging.getLogger(__name__)
 
 
 class Clock(Protocol):
@@ -99,3 +102,55 @@ def set_clock(clock: Clock) -> Clock:
 
 def on_clock_change(listener: Callable[[Clock], None]) -> None:
     _listeners.append(listener)
+
+
+class ClockTicker:
+    """Calls `step()` every `interval` simulated seconds of the local clock, on a daemon thread.
+
+    It only watches the clock (never `clock.sleep`, which would move a ManualClock), so it works with a
+    SpeedClock (a drill at 60x steps a 60 s interval every wall second) and with a ManualClock that a test
+    advances. Errors are kept in `errors` and do not stop the ticker.
+    """
+
+    def __init__(self, step: Callable[[], object], interval: float, *, name: str, poll: float = 0.02) -> None:
+        if interval <= 0:
+            raise ValueError(f"{name} interval {interval}: must be > 0 simulated seconds")
+        self._step = step
+        self.interval = interval
+        self.poll = poll
+        self.name = name
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        due = get_clock().time()
+        while not self._stop.is_set():
+            now = get_clock().time()
+            if now >= due:
+                # The next due time counts from the instant read *before* stepping: a clock moved during the
+                # step (a test advancing a ManualClock) must still be stepped at the next poll.
+                due = now + self.interval
+                try:
+                    self._step()
+                except Exception as exc:
+                    self.errors.append(exc)
+                    _log.exception("%s: step failed", self.name)
+            self._stop.wait(self.poll)

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, cast
 import boto3
 
 from failsafe.local import alarms, appconfig, eventbridge, lambda_runtime, stepfunctions
-from failsafe.local.clock import Clock, SpeedClock, get_clock, set_clock
+from failsafe.local.clock import Clock, ClockTicker, SpeedClock, set_clock
 from failsafe.local.provision import (
     DEFAULT_ACCOUNT,
     DEFAULT_REGION,
@@ -66,57 +66,16 @@ class TickResult:
     deployment_changes: list[Any] = field(default_factory=list)
 
 
-class StackTicker:
-    """Every `interval` simulated seconds: evaluate all alarms, then progress all AppConfig deployments.
-
-    It only watches the clock (it never sleeps on it, which would move a ManualClock). Errors are kept in
-    `errors` and do not stop the ticker.
-    """
+class StackTicker(ClockTicker):
+    """Every `interval` simulated seconds: evaluate all alarms, then progress all AppConfig deployments."""
 
     def __init__(self, interval: float = DEFAULT_TICK_INTERVAL, poll: float = 0.02) -> None:
-        if interval <= 0:
-            raise ValueError(f"tick interval {interval}: must be > 0 simulated seconds")
-        self.interval = interval
-        self.poll = poll
-        self.errors: list[BaseException] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(self.step, interval, name="failsafe-local-ticker", poll=poll)
         self._lock = threading.Lock()
 
     def step(self) -> TickResult:
         with self._lock:
             return TickResult(alarms.get_evaluator().evaluate_all(), appconfig.tick())
-
-    def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="failsafe-local-ticker", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _run(self) -> None:
-        due = get_clock().time()
-        while not self._stop.is_set():
-            now = get_clock().time()
-            if now >= due:
-                try:
-                    self.step()
-                except Exception as exc:  # keep ticking; surfaced through .errors
-                    self.errors.append(exc)
-                # From the instant this evaluation was due, not from when it finished: the clock may have been
-                # moved meanwhile (a ManualClock advanced by a test), and that instant must be evaluated too.
-                due = now + self.interval
-            self._stop.wait(self.poll)
 
 
 def install_pieces() -> list[Callable[[], None]]:
