@@ -330,7 +330,15 @@ class Recommender:
         if cached is not None:
             return cached, True, decision.policy
         if mode is CacheMode.WARM_ONLY:
+            # A miss never runs the model: it is answered with segment popularity, and that answer is kept
+            # warm under its own key. A stage that changes the policy changes every key, so without this
+            # the cache would stay cold for the rest of the incident.
+            popular_key = (request.user_id, ServingPolicy.POPULARITY, 0.0, FallbackLevel.C, request.k)
+            popular = self.cache.get(popular_key)
+            if popular is not None:
+                return popular, True, ServingPolicy.POPULARITY
             ranked = self._compute(request, decision, ServingPolicy.POPULARITY, FallbackLevel.C, cf)
+            self.cache.put(popular_key, ranked)
             return ranked, False, ServingPolicy.POPULARITY
         ranked = self._compute(request, decision, decision.policy, decision.fallback_level, cf)
         self.cache.put(key, ranked)

@@ -204,8 +204,38 @@ def test_warm_only_serves_cached_keys_else_popularity(make_client: MakeClient, c
         "C",
     )
     assert miss.response.k_returned == miss.response.k
-    # And the miss was not written to the cache
-    assert len(recommender.cache) == 5
+    # And the model was not run for the miss: only its popularity answer was kept warm
+    assert len(recommender.cache) == 6
+    again = recommender.serve({"user_id": "u04321"})
+    assert (again.outcome.cache_hit, again.response.policy, again.response.fallback_level) == (
+        True,
+        "popularity",
+        "C",
+    )
+    assert [i.item_id for i in again.response.items] == [i.item_id for i in miss.response.items]
+
+
+def test_warm_only_recovers_its_hit_rate_after_a_stage_changes_the_policy(
+    make_client: MakeClient, make_document: Callable[..., bytes]
+) -> None:
+    # Given warm_only traffic from 20 repeating users, then a stage that switches to content_only
+    client, source = make_client({"cache_mode": "warm_only"})
+    recommender = _recommender(client, [], prewarm_users=0)
+    users = [f"u{n:05d}" for n in range(20)]
+    for user in users:
+        recommender.serve({"user_id": user})
+    source.body = make_document(
+        {"cache_mode": "warm_only", "policy_mode": "content_only", "disable_cf": True}, version=2
+    )
+    assert client.refresh().value == "applied"
+
+    # When the same users come back twice after the change
+    outcomes = [recommender.serve({"user_id": user}).outcome for _ in range(2) for user in users]
+
+    # Then only each user's first request after the change could miss: the hit rate is back at 50 %+
+    hits = sum(1 for outcome in outcomes if outcome.cache_hit)
+    assert hits >= len(users)
+    assert all(outcome.config_version == 2 for outcome in outcomes)
 
 
 def test_injected_latency_is_reported_without_really_waiting(make_client: MakeClient) -> None:
