@@ -14,7 +14,20 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-COMMAND_MODULES: tuple[str, ...] = ("failsafe.cli.plan", "failsafe.cli.local")
+COMMAND_MODULES: tuple[str, ...] = (
+    "failsafe.cli.plan",
+    "failsafe.cli.local",
+    "failsafe.cli.drill",
+    "failsafe.cli.status",
+    "failsafe.cli.rollback",
+    "failsafe.cli.kill_switch",
+    "failsafe.cli.approve",
+    "failsafe.cli.recover",
+    "failsafe.cli.toggles_cmd",
+    "failsafe.cli.audit",
+    "failsafe.cli.validate",
+    "failsafe.cli.report",
+)
 USAGE_ERROR = 2
 
 

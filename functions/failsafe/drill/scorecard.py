@@ -1,0 +1,310 @@
+"""The drill scorecard: fault -> alarm -> incident -> toggles deployed -> clients converged -> recovered ->
+NORMAL, each measured between two events of the merged timeline and compared with its target.
+
+Every duration is the difference between two recorded instants; a milestone that never happened is
+reported as missing (and fails its target), never estimated. Targets are data (`DrillTargets`) with the
+seeds' defaults:
+
+- trigger: the alarm within 10 minutes of the fault (seed 000 shadow tests). A rule that must be
+  breached for `duration_seconds` cannot fire before that: the period in which the fault starts is only
+  partly breaching, the next `duration_seconds / period` periods must all breach, and CloudWatch evaluates
+  once per period. So when the catalog's duration is 10 minutes or more the target is that duration plus
+  two periods (seed 000's "within 10 minutes" of a 10-minute window; seed 004's 15-minute cost spike);
+- mitigation: from the incident start until every client serves the level's toggles, within the target of
+  the stage in force (seed 004: L1 < 2 min, L2 < 5 min, L3 < 10 min; the plan's `target_seconds`);
+- recovery: metrics green again (the controller enters RECOVERY_VERIFY) within 15 minutes of mitigation;
+- fill rate: 100 % of requests fully filled after mitigation (seed 000: Top-K fill rate = 100 % after
+  rollback);
+- request-volume continuity: answered requests per minute vary by less than 20 % during the incident.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from failsafe.domain.catalog import DEFAULT_CATALOG, GuardrailCatalog
+from failsafe.domain.plans import DEFAULT_PLAN, Plan
+from failsafe.reporting.timeline import Timeline, TimelineEvent
+
+
+class DrillTargets(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trigger_seconds: int = Field(600, gt=0, description="Seed 000: a trigger fires within 10 minutes.")
+    recovery_seconds: int = Field(900, gt=0, description="Seed 000: metrics green within 15 minutes.")
+    min_fill_rate_after_mitigation: float = Field(100.0, ge=0, le=100)
+    max_volume_variation: float = Field(0.20, gt=0, description="Seed 000: < 20 % variation.")
+
+
+class Milestones(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fault: datetime | None = None
+    alarm: datetime | None = None
+    incident: datetime | None = None
+    deployed: datetime | None = None
+    converged: datetime | None = None
+    recovered: datetime | None = None
+    normal: datetime | None = None
+    alarm_name: str | None = None
+    incident_id: str | None = None
+    stage: str | None = Field(None, description="The first stage applied: the one that mitigated.")
+    final_stage: str | None = Field(None, description="The last stage applied (after any escalation).")
+    deployed_version: int | None = Field(None, description="AppConfig's version number of the rollback.")
+    deployed_document_version: int | None = Field(
+        None, description="Its toggles document's metadata.version."
+    )
+    refires: int = 0
+    restores: int = 0
+
+
+class Measure(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    frm: str
+    to: str
+    seconds: float | None
+    target_seconds: float | None
+    met: bool | None = Field(..., description="None: informational, no target.")
+    note: str = ""
+
+
+class Ratio(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    value: float | None
+    target: str
+    met: bool
+    note: str = ""
+
+
+class Scorecard(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    milestones: Milestones
+    measures: tuple[Measure, ...]
+    ratios: tuple[Ratio, ...]
+    checks: tuple[Ratio, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return all(m.met is not False for m in self.measures) and all(
+            r.met for r in (*self.ratios, *self.checks)
+        )
+
+    def failures(self) -> list[str]:
+        failed = [f"{m.name}: {m.note or 'missed'}" for m in self.measures if m.met is False]
+        return failed + [f"{r.name}: {r.note or 'missed'}" for r in (*self.ratios, *self.checks) if not r.met]
+
+
+def _is_transition_to(state: str) -> Callable[[TimelineEvent], bool]:
+    def match(event: TimelineEvent) -> bool:
+        return event.kind == "lifecycle:transition" and event.data.get("state") == state
+
+    return match
+
+
+def milestones(timeline: Timeline, alarm_prefix: str) -> Milestones:
+    """Pick each milestone's first occurrence from the merged timeline (`None` when it never happened)."""
+    fault = timeline.first("drill:fault")
+    operator = timeline.first("drill:manual")
+    start = fault or operator
+    alarm = timeline.first(
+        lambda e: e.kind == "alarm:ALARM" and str(e.data.get("alarm", "")).startswith(alarm_prefix),
+        after=start.at if start else None,
+    )
+    incident = timeline.first("execution:started", after=start.at if start else None)
+    incident_id = incident.data.get("incident_id") if incident else None
+    deployed = timeline.first(
+        lambda e: e.kind == "deployment:complete" and "restore" not in str(e.why or "").lower(),
+        after=incident.at if incident else None,
+    )
+    version = deployed.data.get("config_version") if deployed else None
+    document = deployed.data.get("document_version") if deployed else None
+    converged = None
+    if deployed is not None and isinstance(document, int):
+        # clients report the document's metadata.version, not AppConfig's version number
+        converged = timeline.first(
+            lambda e: e.kind == "client:version" and int(e.data.get("version", 0)) >= document,
+            after=deployed.at,
+        )
+    recovered = timeline.first(_is_transition_to("RECOVERY_VERIFY"), after=incident.at if incident else None)
+    since = recovered or incident
+    normal = timeline.first(_is_transition_to("NORMAL"), after=since.at if since else None)
+    applied = [
+        e
+        for e in timeline.sorted()
+        if e.kind == "lifecycle:transition" and e.data.get("state") == "ROLLED_BACK"
+    ]
+    refires = [
+        e
+        for e in timeline.sorted()
+        if e.kind == "lifecycle:transition"
+        and e.data.get("previous") == "RECOVERY_VERIFY"
+        and e.data.get("state") != "NORMAL"
+    ]
+    restores = [
+        e for e in timeline.sorted() if e.kind == "deployment:started" and "restore" in str(e.why).lower()
+    ]
+    return Milestones(
+        fault=fault.at if fault else (operator.at if operator else None),
+        alarm=alarm.at if alarm else None,
+        incident=incident.at if incident else None,
+        deployed=deployed.at if deployed else None,
+        converged=converged.at if converged else None,
+        recovered=recovered.at if recovered else None,
+        normal=normal.at if normal else None,
+        alarm_name=str(alarm.data.get("alarm")) if alarm else None,
+        incident_id=str(incident_id) if incident_id else None,
+        stage=str(applied[0].data.get("stage")) if applied else None,
+        final_stage=str(applied[-1].data.get("stage")) if applied else None,
+        deployed_version=version if isinstance(version, int) else None,
+        deployed_document_version=document if isinstance(document, int) else None,
+        refires=len(refires),
+        restores=len(restores),
+    )
+
+
+def _between(a: datetime | None, b: datetime | None) -> float | None:
+    return None if a is None or b is None else (b - a).total_seconds()
+
+
+def _measure(name: str, frm: str, to: str, seconds: float | None, target: float | None) -> Measure:
+    if target is None:
+        return Measure(name=name, frm=frm, to=to, seconds=seconds, target_seconds=None, met=None)
+    if seconds is None:
+        return Measure(
+            name=name,
+            frm=frm,
+            to=to,
+            seconds=None,
+            target_seconds=target,
+            met=False,
+            note=f"'{to}' never happened",
+        )
+    met = seconds <= target
+    note = "" if met else f"{seconds:.0f} s > {target:.0f} s"
+    return Measure(name=name, frm=frm, to=to, seconds=seconds, target_seconds=target, met=met, note=note)
+
+
+def trigger_target(
+    targets: DrillTargets, catalog: GuardrailCatalog, alarm_name: str | None, prefix: str
+) -> float:
+    """The trigger target for the alarm that fired: the seed's 10 minutes, or the rule's own duration plus
+    two periods (the partly breaching one and one evaluation) when the catalog's rule needs that long."""
+    if alarm_name is None:
+        return float(targets.trigger_seconds)
+    rule_name = alarm_name.removeprefix(prefix)
+    for rule in catalog.rules:
+        if rule.name == rule_name and rule.duration_seconds >= targets.trigger_seconds:
+            return float(rule.duration_seconds + 2 * rule.period_seconds)
+    return float(targets.trigger_seconds)
+
+
+def volume_variation(per_minute: Sequence[int]) -> float | None:
+    """Largest deviation of one minute's request count from the median minute, as a share of the median."""
+    if len(per_minute) < 2:
+        return None
+    median = statistics.median(per_minute)
+    if median <= 0:
+        return None
+    return max(abs(v - median) for v in per_minute) / median
+
+
+def score(
+    m: Milestones,
+    *,
+    alarm_prefix: str,
+    fill_rate_after_mitigation: float | None,
+    fill_rate_during_incident: float | None,
+    requests_per_minute: Sequence[int],
+    expect_alarm: bool = True,
+    checks: Sequence[Ratio] = (),
+    targets: DrillTargets | None = None,
+    plan: Plan = DEFAULT_PLAN,
+    catalog: GuardrailCatalog = DEFAULT_CATALOG,
+) -> Scorecard:
+    targets = targets or DrillTargets()
+    level_target = float(plan.stage(m.stage).target_seconds) if m.stage in plan.stage_names else None
+    measures = []
+    if expect_alarm:
+        measures.append(
+            _measure(
+                "trigger",
+                "fault",
+                "alarm",
+                _between(m.fault, m.alarm),
+                trigger_target(targets, catalog, m.alarm_name, alarm_prefix),
+            )
+        )
+        measures.append(_measure("incident opened", "alarm", "incident", _between(m.alarm, m.incident), None))
+    else:
+        measures.append(
+            _measure("incident opened", "operator action", "incident", _between(m.fault, m.incident), None)
+        )
+    measures += [
+        _measure("toggles deployed", "incident", "toggles deployed", _between(m.incident, m.deployed), None),
+        _measure(
+            f"mitigation ({m.stage or 'no stage applied'})",
+            "incident",
+            "clients converged",
+            _between(m.incident, m.converged),
+            level_target if level_target is not None else 0.0,
+        ),
+        _measure(
+            "recovery",
+            "clients converged",
+            "recovered",
+            _between(m.converged, m.recovered),
+            float(targets.recovery_seconds),
+        ),
+        _measure("back to NORMAL", "recovered", "NORMAL", _between(m.recovered, m.normal), None),
+        _measure("fault to NORMAL", "fault", "NORMAL", _between(m.fault, m.normal), None),
+    ]
+    if m.normal is None:
+        measures.append(
+            Measure(
+                name="incident closed",
+                frm="incident",
+                to="NORMAL",
+                seconds=None,
+                target_seconds=None,
+                met=False,
+                note="the scope never returned to NORMAL",
+            )
+        )
+    variation = volume_variation(requests_per_minute)
+    fill_ok = fill_rate_after_mitigation is not None and (
+        fill_rate_after_mitigation >= targets.min_fill_rate_after_mitigation
+    )
+    ratios = (
+        Ratio(
+            name="fill rate after mitigation",
+            value=fill_rate_after_mitigation,
+            target=f">= {targets.min_fill_rate_after_mitigation:g} %",
+            met=fill_ok,
+            note="" if fill_ok else "not measured" if fill_rate_after_mitigation is None else "below target",
+        ),
+        Ratio(
+            name="fill rate during the incident", value=fill_rate_during_incident, target="reported", met=True
+        ),
+        Ratio(
+            name="request-volume variation",
+            value=None if variation is None else round(variation * 100, 2),
+            target=f"< {targets.max_volume_variation * 100:g} %",
+            met=variation is not None and variation < targets.max_volume_variation,
+            note="" if variation is not None else "not enough complete minutes measured",
+        ),
+    )
+    return Scorecard(milestones=m, measures=tuple(measures), ratios=ratios, checks=tuple(checks))
+
+
+def requests_per_minute(counts: Mapping[int, int], start_minute: int, end_minute: int) -> list[int]:
+    """Complete minutes only: the first and last minutes of a window are partial and left out."""
+    return [counts.get(minute, 0) for minute in range(start_minute + 1, end_minute)]

@@ -1,0 +1,1 @@
+"""Incident timelines and reports: one timeline merged from real events, as Markdown, JSON or HTML."""

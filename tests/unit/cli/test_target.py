@@ -1,0 +1,130 @@
+"""Target resolution: a deployed stack's outputs via CloudFormation, the local server's state file, and one
+clear line for every way a target cannot be reached."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+from typer.testing import CliRunner
+
+from failsafe.cli.app import build_app
+from failsafe.cli.target import TargetError, resolve
+
+TEMPLATE = {
+    "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+    "Outputs": {
+        "NotificationTopicArn": {"Value": {"Ref": "Topic"}},
+        "ServiceName": {"Value": "recommender"},
+        "EnvironmentName": {"Value": "prod"},
+    },
+}
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def fake_credentials(monkeypatch: pytest.MonkeyPatch, aws_env: None) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+def test_stack_outputs_come_from_cloudformation(fake_credentials: None) -> None:
+    # Given a deployed stack with outputs
+    with mock_aws():
+        boto3.client("cloudformation", region_name="eu-west-1").create_stack(
+            StackName="failsafe-prod", TemplateBody=json.dumps(TEMPLATE)
+        )
+
+        # When the CLI resolves --stack failsafe-prod --region eu-west-1
+        target = resolve(stack="failsafe-prod", region="eu-west-1")
+
+        # Then it has the stack's outputs and clients in that region
+        assert target.kind == "stack"
+        assert target.outputs["ServiceName"] == "recommender"
+        assert target.outputs["NotificationTopicArn"].startswith("arn:aws:sns:eu-west-1:")
+        assert target.client("sns").meta.region_name == "eu-west-1"
+        with pytest.raises(TargetError, match="has no output 'StateTableName'; deploy the current template"):
+            target.output("StateTableName")
+
+
+def test_unknown_stack_names_the_fix(fake_credentials: None) -> None:
+    # Given no such stack / When resolved / Then the error says how to find the right one
+    with mock_aws(), pytest.raises(TargetError, match="no such stack in us-east-1; check the name"):
+        resolve(stack="nope", region="us-east-1")
+
+
+def test_no_region_names_the_fix(fake_credentials: None) -> None:
+    # Given no region anywhere / When resolved / Then --region is suggested
+    with pytest.raises(TargetError, match="no AWS region configured; pass --region"):
+        resolve(stack="failsafe-prod")
+
+
+def test_no_credentials_names_the_fix(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given no credentials / When resolved / Then aws configure or sso login is suggested
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    with pytest.raises(TargetError, match="no AWS credentials found; run `aws configure`"):
+        resolve(stack="failsafe-prod", region="us-east-1")
+
+
+def test_a_dead_local_server_is_reported_with_the_fix(tmp_path: Path) -> None:
+    # Given a state file left by a local server that is gone
+    state = tmp_path / "local.json"
+    state.write_text(
+        json.dumps(
+            {
+                "pid": 2**22 + 12345,
+                "endpoint": "http://127.0.0.1:1",
+                "agent_url": None,
+                "region": "us-east-1",
+                "stack_name": "failsafe",
+                "template": "template.yaml",
+                "speed": 60.0,
+                "started_at": 0.0,
+            }
+        )
+    )
+
+    # When --target local is resolved / Then it says how to restart it
+    with pytest.raises(TargetError, match="failsafe local down` then `failsafe local up --detach"):
+        resolve(state_file=state)
+
+
+def test_unknown_target_kind(tmp_path: Path) -> None:
+    # Given --target staging / When resolved / Then local or --stack is suggested
+    with pytest.raises(TargetError, match="use --target local or --stack NAME"):
+        resolve(target="staging", state_file=tmp_path / "none.json")
+
+
+def test_no_template_and_no_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given no running local stack and no template here
+    monkeypatch.chdir(tmp_path)
+
+    # When resolved / Then the ways out are listed
+    with pytest.raises(TargetError, match="run from the repository root, pass --template"):
+        resolve(state_file=tmp_path / "none.json", template=tmp_path / "template.yaml")
+
+
+def test_cli_prints_one_line_for_an_unreachable_stack(fake_credentials: None) -> None:
+    # Given no such stack
+    with mock_aws():
+        # When `failsafe status --stack nope` runs
+        result = CliRunner().invoke(build_app(), ["status", "--stack", "nope", "--region", "us-east-1"])
+
+    # Then it exits 2 with one line and no traceback
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert lines[0].startswith("error: --stack nope: no such stack")
+    assert "Traceback" not in result.output
