@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 # The main job.
 demo: $(STAMP)
-	$(BIN)/failsafe plan --level 2 --dry-run
+	$(BIN)/failsafe drill
 
 # pytest exits 5 when it collects nothing; make fails on any non-zero exit, so an empty run fails CI.
 test: $(STAMP)

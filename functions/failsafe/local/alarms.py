@@ -1177,6 +1177,50 @@ def _set_alarm_state(self: Any, alarm_name: str, reason: str, reason_data: str, 
     evaluator._evaluate_composites(self, now)
 
 
+def _get_metric_statistics(self: Any) -> Any:
+    """GetMetricStatistics as AWS answers it: exact dimension match (moto matches supersets, so a query on
+    [Service, Environment] also counted the per-region copies), Statistics and ExtendedStatistics (pNN,
+    which moto ignores), one datapoint per period that has data."""
+    from moto.cloudwatch.exceptions import InvalidParameterCombination, InvalidParameterValue
+    from moto.core.responses import ActionResult
+
+    namespace = self._get_param("Namespace")
+    metric_name = self._get_param("MetricName")
+    start, end = _epoch(self._get_param("StartTime")), _epoch(self._get_param("EndTime"))
+    period = self._get_int_param("Period")
+    statistics = list(self._get_param("Statistics", []))
+    extended = list(self._get_param("ExtendedStatistics", []))
+    if not statistics and not extended:
+        raise InvalidParameterCombination("Must specify either Statistics or ExtendedStatistics")
+    if start >= end:
+        raise InvalidParameterValue("The parameter StartTime must be less than the parameter EndTime.")
+    for stat in extended:
+        check_statistic(stat)
+    dimensions = _dims(self._get_param("Dimensions", []))
+    unit = self._get_param("Unit")
+    starts = [start + i * period for i in range(math.ceil((end - start) / period))]
+    datapoints: list[dict[str, Any]] = []
+    series_by_stat = {
+        stat: series(
+            self.cloudwatch_backend,
+            MetricSpec(namespace, metric_name, dimensions, stat, period, unit),
+            starts,
+        )
+        for stat in [*statistics, *extended]
+    }
+    for index, window in enumerate(starts):
+        points = {stat: values[index] for stat, values in series_by_stat.items()}
+        if all(point.value is None for point in points.values()):
+            continue
+        datapoint: dict[str, Any] = {"Timestamp": _naive_utc(window), "Unit": unit or "None"}
+        for stat in statistics:
+            datapoint[stat] = points[stat].value
+        if extended:
+            datapoint["ExtendedStatistics"] = {stat: points[stat].value for stat in extended}
+        datapoints.append(datapoint)
+    return ActionResult({"Label": metric_name, "Datapoints": datapoints})
+
+
 def _put_composite_alarm(self: Any) -> Any:
     """moto 5.2.5 lacks PutCompositeAlarm; its put_metric_alarm handler already reads AlarmRule."""
     from moto.cloudwatch.exceptions import ValidationError
@@ -1230,6 +1274,12 @@ def assert_moto_internals() -> None:
             ["self", "namespace", "metric_data"],
         ),
         (models.CloudWatchBackend, "get_all_metrics", "read stored datapoints", ["self"]),
+        (
+            responses.CloudWatchResponse,
+            "get_metric_statistics",
+            "answer GetMetricStatistics with exact dimensions and percentiles",
+            ["self"],
+        ),
         (
             models.Alarm,
             "update_state",
@@ -1308,6 +1358,8 @@ def install() -> None:
         _installed["put_metric_alarm"] = backend.put_metric_alarm
         _installed["put_metric_data"] = backend.put_metric_data
         _installed["put_composite_alarm"] = getattr(responses.CloudWatchResponse, "put_composite_alarm", None)
+        _installed["get_metric_statistics"] = responses.CloudWatchResponse.get_metric_statistics
+        responses.CloudWatchResponse.get_metric_statistics = _get_metric_statistics  # type: ignore[method-assign]
         backend.set_alarm_state = _set_alarm_state  # type: ignore[method-assign]
         backend.put_metric_alarm = _put_metric_alarm  # type: ignore[method-assign]
         backend.put_metric_data = _put_metric_data  # type: ignore[method-assign]
@@ -1327,6 +1379,7 @@ def uninstall() -> None:
         backend.set_alarm_state = _installed["set_alarm_state"]  # type: ignore[method-assign]
         backend.put_metric_alarm = _installed["put_metric_alarm"]  # type: ignore[method-assign]
         backend.put_metric_data = _installed["put_metric_data"]  # type: ignore[method-assign]
+        responses.CloudWatchResponse.get_metric_statistics = _installed["get_metric_statistics"]  # type: ignore[method-assign]
         if _installed["put_composite_alarm"] is None:
             delattr(responses.CloudWatchResponse, "put_composite_alarm")
         _installed.clear()
