@@ -38,6 +38,8 @@ def build_app() -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        # Help texts show scope syntax like `service/env[/region=a,b]`, which Rich markup would parse.
+        rich_markup_mode=None,
     )
 
     @app.callback()
