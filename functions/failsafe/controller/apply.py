@@ -150,7 +150,7 @@ def apply(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
                     else version,
                     "deployment_number": number,
                     "deployment_kind": "apply",
-                    "deployment_deadline": rt.now() + timedelta(minutes=15),
+                    "deployment_deadline": rt.now() + timedelta(seconds=rt.plan.stage(target).target_seconds),
                     "deploy_attempts": attempts,
                     "updated_at": rt.now(),
                 }

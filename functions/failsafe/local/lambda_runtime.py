@@ -37,16 +37,18 @@ throttling, and moto's `{"lambda": {"use_docker": False}}` backend (its Invoke A
 `invoke_function` still works with it).
 
 Concurrency model. `os.environ` is process-global, so in-process invocations are serialised by one lock:
-while a handler runs, its environment is the process environment (other threads see it too). An
-invocation made synchronously from inside a running handler (nested `lambda.invoke`, an AppConfig Lambda
-validator) does not wait for the lock: it runs with its own environment layered on top and restores the
-outer one afterwards. Anything else (another thread, a Step Functions execution thread, an async Event
-invocation) waits until the running handler returns. A handler that synchronously waits for work that
-itself needs a Lambda invocation on another thread (for example polling a Step Functions execution whose
-Task state invokes a Lambda) therefore waits until its own Timeout fires. Output written by threads a
-handler starts itself is not captured. `InvocationType=Event` runs on a daemon thread by default
-(`set_async_mode("inline")` runs it before the 202 is returned; `drain_async()` waits for pending ones);
-async retries, destinations and dead-letter queues are not modelled.
+while a handler runs, its environment is the process environment (other threads see it too). Afterwards
+only the variables the invocation applied are put back; a variable the handler sets itself stays set, as
+it would in a warm Lambda sandbox. An invocation made synchronously from inside a running handler (nested
+`lambda.invoke`, an AppConfig Lambda validator) does not wait for the lock: it runs with its own
+environment layered on top and restores the outer one afterwards. Anything else (another thread, a Step
+Functions execution thread, an async Event invocation) waits until the running handler returns. A handler
+that synchronously waits for work that itself needs a Lambda invocation on another thread (for example
+polling a Step Functions execution whose Task state invokes a Lambda) therefore waits until its own
+Timeout fires. Output written by threads a handler starts itself is not captured. `InvocationType=Event`
+runs on a daemon thread by default (`set_async_mode("inline")` runs it before the 202 is returned;
+`drain_async()` waits for pending ones); async retries, destinations and dead-letter queues are not
+modelled.
 """
 
 from __future__ import annotations
@@ -283,18 +285,20 @@ def _environment_lease() -> Iterator[_Lineage]:
 
 @contextmanager
 def _applied_environment(variables: Mapping[str, str]) -> Iterator[None]:
-    saved = dict(os.environ)
+    # Only the keys applied here are put back. Restoring a whole snapshot would also undo what other
+    # threads set meanwhile (a test's credentials, another stack's region) when an invocation that began
+    # earlier finishes late.
+    saved = {key: os.environ.get(key) for key in variables}
     for key, value in variables.items():
         os.environ[key] = value
     try:
         yield
     finally:
-        current = dict(os.environ)
-        for key in current.keys() - saved.keys():
-            os.environ.pop(key, None)
-        for key, value in saved.items():
-            if current.get(key) != value:
-                os.environ[key] = value
+        for key, previous in saved.items():
+            if previous is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = previous
 
 
 def _attr(fn: LambdaFunction, name: str) -> Any:

@@ -201,6 +201,28 @@ def test_an_event_invocation_returns_202_and_runs_the_handler_asynchronously(
     assert handlers.TOKENS == ["t-1"]
 
 
+def test_an_invocation_finishing_late_keeps_variables_other_threads_set_meanwhile(
+    make_function: FunctionFactory, handlers: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an Event invocation that is still running
+    make_function("gate-fn", "rt_handlers.gate", env={"FAILSAFE_MARKER": "gate"})
+    handlers.GATE_ENTERED.clear()
+    handlers.GATE_OPEN.clear()
+    boto3.client("lambda", region_name=REGION).invoke(FunctionName="gate-fn", InvocationType="Event")
+    assert handlers.GATE_ENTERED.wait(timeout=10)
+
+    # When another thread sets credentials and a marker meanwhile, and then the invocation finishes
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "set-while-the-handler-ran")
+    monkeypatch.setenv("FAILSAFE_SET_ELSEWHERE", "kept")
+    handlers.GATE_OPEN.set()
+    lambda_runtime.drain_async()
+
+    # Then only the function's own variables were put back; what the other thread set is kept
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "set-while-the-handler-ran"
+    assert os.environ["FAILSAFE_SET_ELSEWHERE"] == "kept"
+    assert "FAILSAFE_MARKER" not in os.environ
+
+
 def test_invoke_function_runs_a_function_by_arn_for_the_local_stacks_own_delivery(
     make_function: FunctionFactory,
 ) -> None:

@@ -20,8 +20,9 @@ from tests.unit.handlers.helpers import (
     task,
 )
 
-from failsafe.aws.appconfig_deployer import DeploymentConflictError
+from failsafe.aws.appconfig_deployer import DeploymentConflictError, DeploymentTimeoutError
 from failsafe.handlers import apply_toggles, manual_rollback
+from failsafe.handlers._common import reset_runtimes
 
 SCOPE = "recommender/prod"
 
@@ -183,6 +184,24 @@ def test_a_concurrent_deployment_raises_a_retryable_conflict(world: World) -> No
     # Then the scope is unchanged (still pending stage 1, nothing in force)
     life = _lifecycle(world)
     assert (life["state"], life["applied_stage"]) == ("DEGRADED", None)
+
+
+def test_a_rollback_deployment_still_running_past_its_stage_target_fails_loudly(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a P2 incident whose "immediate" strategy is in fact a 10-minute linear one
+    monkeypatch.setenv("APPCONFIG_IMMEDIATE_STRATEGY_ID", world.env["APPCONFIG_GRADUAL_STRATEGY_ID"])
+    reset_runtimes()
+    state = _open_p2(world)
+    plan(state, "begin")
+    state["deployment"] = task(apply_toggles, "apply", state)
+    # When the deployment is still running at stage 1's 120 s target
+    world.clock.advance(119)
+    assert task(apply_toggles, "check", state)["state"] == "DEPLOYING"
+    world.clock.advance(2)
+    # Then the check raises, naming the deployment and its deadline, so the state machine pages a human
+    with pytest.raises(DeploymentTimeoutError, match=r"deployment 1 still DEPLOYING .* after its deadline"):
+        task(apply_toggles, "check", state)
 
 
 def test_notifications_go_to_sns_and_pagerduty_and_resolve_at_the_end(world: World) -> None:
