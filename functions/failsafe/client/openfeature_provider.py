@@ -131,6 +131,8 @@ class FailsafeProvider(AbstractProvider):
         reason = self._base_reason() or (
             Reason.TARGETING_MATCH if compiled.scope is not None else Reason.STATIC
         )
+        if float in expected and isinstance(value, int):
+            value = float(value)  # an integer toggle read as a float: the SDK checks the exact type
         typed = cast("T", value)  # checked against `expected` above
         return FlagResolutionDetails(value=typed, reason=reason, variant=str(value), flag_metadata=metadata)
 

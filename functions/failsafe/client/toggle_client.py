@@ -73,7 +73,7 @@ from failsafe.domain.decision import (
     cold_start_snapshot,
     compile_snapshot,
 )
-from failsafe.domain.toggles import ToggleDocument, ToggleSet, document_from_json_data
+from failsafe.domain.toggles import MAX_JSON_DEPTH, ToggleDocument, ToggleSet, document_from_json_data
 
 log = logging.getLogger("failsafe.client")
 
@@ -144,7 +144,7 @@ def parse_document(
     except (UnicodeDecodeError, ValueError) as exc:
         raise DocumentRejected(f"not valid JSON: {exc}") from None
     except RecursionError:
-        raise DocumentRejected("not valid JSON: nested too deeply") from None
+        raise DocumentRejected(f"not valid JSON: nested more than {MAX_JSON_DEPTH} levels deep") from None
     if not isinstance(data, dict):
         raise DocumentRejected(f"wrong type: expected a JSON object, got {type(data).__name__}")
     try:
@@ -407,11 +407,18 @@ class ToggleClient:
         try:
             document = parse_document(body, max_bytes=self.max_document_bytes, environment=self.environment)
         except DocumentRejected as exc:
-            log.warning("failsafe.client: ignoring backup %s: %s", path, exc)
-            self._count(rejected=1)
-            self._emit(METRIC_CONFIG_REJECTED)
+            self._reject_backup(path, str(exc))
+            return
+        except Exception as exc:  # a bad backup file must never stop the client from starting
+            log.exception("failsafe.client: unexpected error parsing backup %s", path)
+            self._reject_backup(path, f"unexpected {type(exc).__name__}")
             return
         self._apply(document, body, origin=f"backup:{path}", loaded_at=loaded_at)
+
+    def _reject_backup(self, path: Path, why: str) -> None:
+        log.warning("failsafe.client: ignoring backup %s: %s", path, why)
+        self._count(rejected=1)
+        self._emit(METRIC_CONFIG_REJECTED)
 
     def _count(self, **increments: int) -> None:
         current = self.stats
@@ -437,8 +444,12 @@ class ToggleClient:
         """Start refreshing in a daemon thread (first poll immediately). Idempotent."""
         if self._thread is not None and self._thread.is_alive():
             return self
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="failsafe-toggle-refresh", daemon=True)
+        # A fresh Event per thread: a loop that outlived stop()'s join (stuck in fetch) keeps its own,
+        # already set, Event and exits when fetch returns instead of running beside the new loop.
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(self._stop,), name="failsafe-toggle-refresh", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -449,14 +460,14 @@ class ToggleClient:
             thread.join(timeout)
         self._thread = None
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             try:
                 self.refresh()
             except Exception:  # refresh never raises; this guards the thread against a bug anyway
                 log.exception("failsafe.client: refresh failed unexpectedly")
             hint = self._next_poll_hint or 0.0
-            self._stop.wait(max(self.refresh_interval, hint))
+            stop.wait(max(self.refresh_interval, hint))
 
     def __enter__(self) -> Self:
         return self.start()

@@ -89,6 +89,16 @@ def test_toggle_flags_of_every_type_resolve(of_client: OpenFeatureClient) -> Non
     assert of_client.get_object_value("region_scope", [], eu()) == ["eu-west-1", "ap-southeast-2"]
 
 
+def test_an_integer_toggle_read_as_a_float_resolves_to_a_float(of_client: OpenFeatureClient) -> None:
+    # Given exposure_percent, an integer toggle (100 in the document above)
+    # When a caller asks for it as a float
+    details = of_client.get_float_details("exposure_percent", -1.0, eu())
+    # Then the SDK gets a float, not a TYPE_MISMATCH and the caller's default
+    assert details.error_code is None
+    assert details.value == 100.0
+    assert type(details.value) is float
+
+
 def test_an_unset_alpha_override_resolves_to_the_callers_default(of_client: OpenFeatureClient) -> None:
     # Given the ap override, which leaves alpha_override unset
     # When it is evaluated there

@@ -20,10 +20,13 @@ from failsafe.client import (
     SourceUnavailable,
     ToggleClient,
 )
+from failsafe.client import toggle_client as toggle_client_module
 from failsafe.client.toggle_client import (
     METRIC_CONFIG_APPLIED,
     METRIC_CONFIG_FETCH_FAILED,
     METRIC_CONFIG_REJECTED,
+    DocumentRejected,
+    parse_document,
     write_atomically,
 )
 from failsafe.domain.decision import DecisionReason, RequestContext, ServingPolicy
@@ -322,6 +325,47 @@ def test_a_backup_nested_too_deeply_is_ignored_not_fatal(
     assert metrics == [(METRIC_CONFIG_REJECTED, 1.0)]
 
 
+@pytest.mark.parametrize("depth", [40, 600, 980])
+def test_a_document_nested_too_deeply_for_validation_is_rejected_with_one_line(depth: int) -> None:
+    # Given a body json.loads accepts but whose value nests far beyond any toggles document
+    nested = b'{"toggles": ' + b"[" * depth + b"]" * depth + b"}"
+    # When / Then parsing refuses it with a DocumentRejected naming the limit, never a RecursionError
+    with pytest.raises(DocumentRejected, match=r"nested .*more than (the )?32"):
+        parse_document(nested)
+
+
+def test_a_backup_nested_too_deeply_for_validation_is_ignored_not_fatal(
+    tmp_path: Path, metrics: list[tuple[str, float]], clock: FakeClock
+) -> None:
+    # Given a backup that parses as JSON but nests 600 levels (recursive validation used to overflow)
+    backup = tmp_path / "toggles.backup.json"
+    backup.write_bytes(b'{"toggles": ' + b"[" * 600 + b"]" * 600 + b"}")
+    # When a client starts with it
+    client = make_client(ScriptedSource(SourceUnavailable("down")), metrics, clock, backup_path=backup)
+    # Then the constructor does not raise: cold-start baseline, one rejection counted
+    assert not client.ready
+    assert metrics == [(METRIC_CONFIG_REJECTED, 1.0)]
+
+
+def test_a_backup_the_parser_fails_on_unexpectedly_is_ignored_not_fatal(
+    tmp_path: Path, metrics: list[tuple[str, float]], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a backup file and a parser bug that raises something other than DocumentRejected
+    backup = tmp_path / "toggles.backup.json"
+    backup.write_bytes(body(doc(6)))
+
+    def broken(*_: object, **__: object) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(toggle_client_module, "parse_document", broken)
+    # When a client starts with it
+    client = make_client(ScriptedSource(SourceUnavailable("down")), metrics, clock, backup_path=backup)
+    # Then the constructor does not raise: cold-start baseline, one rejection counted
+    assert not client.ready
+    assert client.stats.rejected == 1
+    assert metrics == [(METRIC_CONFIG_REJECTED, 1.0)]
+
+
 def test_integral_floats_count_as_integers_as_in_json_schema(
     metrics: list[tuple[str, float]], clock: FakeClock
 ) -> None:
@@ -414,6 +458,46 @@ def test_the_background_thread_picks_up_a_kill_switch_within_one_interval(
         # Then the next requests get the kill-switch fallback
         assert client.decide(RequestContext("u1")).reason is DecisionReason.KILL_SWITCH
     assert client._thread is None  # stopped on exit
+
+
+class GatedSource:
+    """A source whose fetch blocks until the gate opens, recording which threads fetched."""
+
+    name = "gated"
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.fetched = threading.Event()
+        self.callers: set[int | None] = set()
+
+    def fetch(self) -> Fetched:
+        self.callers.add(threading.get_ident())
+        self.fetched.set()
+        self.gate.wait(5)
+        return Fetched(body=body(doc(1)), content_type="application/json")
+
+
+def test_a_refresh_loop_stuck_past_stop_exits_once_a_new_loop_starts() -> None:
+    # Given a background loop stuck in fetch longer than stop() waits for it
+    source = GatedSource()
+    client = ToggleClient(source, refresh_interval=0.02, environment="prod")
+    client.start()
+    assert source.fetched.wait(2)
+    stuck = client._thread
+    client.stop(timeout=0.05)
+    assert stuck is not None
+    assert stuck.is_alive()
+    # When the client is started again and the stuck fetch then returns
+    client.start()
+    source.gate.set()
+    stuck.join(2)
+    # Then the old loop has exited and only the new one refreshes
+    try:
+        assert not stuck.is_alive()
+        assert client._thread is not None
+        assert client._thread.is_alive()
+    finally:
+        client.stop()
 
 
 def test_concurrent_readers_never_see_a_torn_snapshot() -> None:
