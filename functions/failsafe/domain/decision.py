@@ -7,7 +7,8 @@ scope, looks up the user's sticky bucket and returns a cached, immutable ``Decis
 Precedence (the order of the checks in ``decide``)
 --------------------------------------------------
 1. **Governing set.** The most specific ``ScopedOverride`` whose scope matches the request's region,
-   cohort and client (``Scope.matches``; ties go to the override listed first), else the document's
+   cohort and client (``Scope.matches``; ties go to the more cautious set, ``ToggleSet.caution``, so of
+   two overlapping rollbacks the further one governs; then to the override listed first), else the document's
    default toggles. The kill switch comes first here too: when the defaults, or any override the
    request matches, have ``kill_switch`` on, that set governs (defaults first, then the most specific
    killed override), so a region's stage-1 override cannot shield its traffic from a service-wide kill.
@@ -222,6 +223,11 @@ class Decision:
             "bucket": self.bucket,
             "experiment_frozen": self.experiment_frozen,
         }
+
+
+def _negated(caution: tuple[bool, int, int]) -> tuple[int, int, int]:
+    killed, lower_exposure, sources_off = caution
+    return -int(killed), -lower_exposure, -sources_off
 
 
 def effective_policy(toggles: ToggleSet) -> ServingPolicy:
@@ -554,8 +560,9 @@ def compile_snapshot(
         if (service is None or override.scope.service == service)
         and (environment is None or override.scope.environment == environment)
     ]
-    # Most specific first; `sorted` is stable, so ties keep document order.
-    relevant.sort(key=lambda override: -override.scope.specificity)
+    # Most specific first, then the most cautious (overlapping rollbacks: the further one governs);
+    # `sorted` is stable, so remaining ties keep document order.
+    relevant.sort(key=lambda override: (-override.scope.specificity, _negated(override.toggles.caution)))
     overrides = tuple(
         (
             frozenset(o.scope.regions) or None,

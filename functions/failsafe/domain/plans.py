@@ -28,10 +28,14 @@ Normalisation (`apply_stage`): the fields the overlay sets win; the others give 
 always valid, and a source the scope had switched off is never switched back on (it may be the broken
 component). Switching to content_only clears `alpha_override`; content_only under a disabled content model
 becomes collab_only, or popularity (hybrid_default with both sources off and fallback C) when CF is off
-too; disabling CF under collab_only moves to content_only (hybrid_default if content is off too); a kill
+too; disabling CF under collab_only moves to hybrid_default if content is off too (to content_only only
+when the overlay names it, see below); a kill
 switch or both sources off moves a non-popularity fallback to D or C, overriding the stage's own floor.
-A plan whose overlay could still produce an invalid set on some valid input is refused when the plan is
-built (every combination of the interacting toggles is tried).
+Normalisation never moves to another mode to keep an overlay's alpha (from content_only that would switch
+CF back on), and never serves a source the scope did not serve unless the overlay names a policy_mode that
+uses it: such an overlay is refused. A plan whose overlay could still produce an invalid set, or switch a
+source back on, on some valid input is refused when the plan is built (every combination of the
+interacting toggles is tried).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from pydantic import (
 )
 
 from failsafe.domain.catalog import GuardrailKind, Severity
+from failsafe.domain.decision import ServingPolicy, effective_policy
 from failsafe.domain.scope import Scope
 from failsafe.domain.toggles import (
     CacheMode,
@@ -289,10 +294,9 @@ _FIXES: Mapping[tuple[str, ...], tuple[Fix, ...]] = {
     ("disable_cf", "disable_content", "candidate_fallback_level"): (
         ("candidate_fallback_level", lambda _: FallbackLevel.C),
     ),
-    ("alpha_override", "policy_mode"): (
-        ("alpha_override", lambda _: None),
-        ("policy_mode", lambda _: PolicyMode.HYBRID_DEFAULT),
-    ),
+    # Never moved to a blending mode to keep an overlay's alpha: from content_only or collab_only that
+    # would switch the other source back on. An overlay that sets alpha must set a blending mode too.
+    ("alpha_override", "policy_mode"): (("alpha_override", lambda _: None),),
     ("kill_switch", "candidate_fallback_level"): (("candidate_fallback_level", lambda _: FallbackLevel.D),),
 }
 # Toggles a stage never loosens. When one of them, inherited from the scope, conflicts with what the overlay
@@ -336,7 +340,9 @@ def _apply_overlay(toggles: ToggleSet, overlay: ToggleOverlay, stage_name: str) 
         candidate = ToggleSet.model_construct(**values)
         conflicts = toggle_conflicts(candidate)
         if not conflicts:
-            return ToggleSet.model_validate(values)
+            result = ToggleSet.model_validate(values)
+            _check_no_source_switched_on(stage_name, overlay, toggles, result)
+            return result
         values = _fix(values, conflicts[0], pinned, stage_name)
     raise PlanError(f"stage {stage_name}: normalisation did not converge for {values}")
 
@@ -352,10 +358,21 @@ def _fix(
     if inherited and inherited <= _NEVER_LOOSENED:
         field, value_of = fixes[0]
         return values | {field: value_of(values)}
+    if inherited:
+        raise PlanError(
+            f"stage {stage_name}: its overlay sets {', '.join(sorted(set(conflict.fields) & pinned))}, "
+            f"which conflicts with the scope's {_describe(values, sorted(inherited))} ({conflict}); "
+            f"giving way would switch a source back on, so set {', '.join(sorted(inherited))} in the "
+            "overlay too or drop the conflicting toggle"
+        )
     raise PlanError(
         f"stage {stage_name}: its overlay sets {', '.join(conflict.fields)} and they conflict ({conflict}); "
         "change the overlay"
     )
+
+
+def _describe(values: Mapping[str, Any], names: Sequence[str]) -> str:
+    return ", ".join(f"{name}={values[name]!s}" for name in names)
 
 
 # Every value the interaction rules look at; the other toggles cannot cause a conflict.
@@ -393,11 +410,36 @@ def _check_overlay_always_applies(stage: Stage) -> None:
             ) from None
 
 
+def _sources(toggles: ToggleSet) -> frozenset[str]:
+    return _POLICY_SOURCES[effective_policy(toggles)]
+
+
+def _check_no_source_switched_on(
+    stage_name: str, overlay: ToggleOverlay, before: ToggleSet, after: ToggleSet
+) -> None:
+    """Normalisation never serves a source the scope did not; only a policy_mode the overlay names may."""
+    asked = _MODE_SOURCES[overlay.policy_mode] if overlay.policy_mode else frozenset()
+    switched_on = _sources(after) - _sources(before) - asked
+    if switched_on:
+        raise PlanError(
+            f"stage {stage_name}: its overlay sets {', '.join(sorted(overlay.model_fields_set))}, which "
+            f"would switch {' and '.join(sorted(switched_on))} back on for a scope serving "
+            f"{effective_policy(before)}; set policy_mode in the overlay to the mode the stage serves"
+        )
+
+
 def _describe_interacting(toggles: ToggleSet) -> str:
     return ", ".join(f"{name}={getattr(toggles, name)!s}" for name in _INTERACTING_VALUES)
 
 
 _VALID_INTERACTING_SETS = _valid_interacting_sets()
+_POLICY_SOURCES: Mapping[ServingPolicy, frozenset[str]] = {
+    ServingPolicy.HYBRID: frozenset({"collaborative filtering", "content similarity"}),
+    ServingPolicy.CONTENT_ONLY: frozenset({"content similarity"}),
+    ServingPolicy.COLLAB_ONLY: frozenset({"collaborative filtering"}),
+    ServingPolicy.POPULARITY: frozenset(),
+}
+_MODE_SOURCES = {mode: _sources(ToggleSet(policy_mode=mode)) for mode in PolicyMode}
 
 
 _TOGGLE_GUARDRAILS = ("coverage", "latency", "errors", "cache", "availability")
@@ -498,10 +540,12 @@ def apply_to_document(
     """A new document in which exactly `scope` is governed by its pre-incident toggles with
     `plan.path_to(stage_name)` applied.
 
-    Other scopes' overrides are untouched and the version is bumped. An override this incident already holds
-    for the scope is replaced (escalation or a manual level change); an override held by another incident is
-    refused. A standing override the incident replaces is kept in `replaces`, so `restore_document` can put
-    it back.
+    The version is bumped. An override this incident already holds for the scope is replaced (escalation or
+    a manual level change); an override held by another incident is refused. A standing override the
+    incident replaces is kept in `replaces`, so `restore_document` can put it back. A standing override of a
+    narrower scope inside `scope` (one region of a service-wide rollback) would outrank the rollback there,
+    so it gets the same stages on top of its own toggles, held by the incident the same way. Overrides of
+    scopes outside `scope`, and those of other incidents, are untouched.
     """
     path = plan.path_to(stage_name)
     _check_scope_environment(document, scope)
@@ -527,23 +571,50 @@ def apply_to_document(
         stage=stage_name,
         replaces=replaces,
     )
+    inside = [_rolled_back_inside(o, scope, path, incident_id, stage_name) for o in others]
     return _next_version(
-        document, [*others, override], author=author, reason=reason, incident_id=incident_id, at=at
+        document, [*inside, override], author=author, reason=reason, incident_id=incident_id, at=at
+    )
+
+
+def _rolled_back_inside(
+    override: ScopedOverride, scope: Scope, path: Sequence[Stage], incident_id: str, stage_name: str
+) -> ScopedOverride:
+    if not scope.contains(override.scope):
+        return override
+    if override.incident_id is None:
+        standing = override.toggles
+    elif override.incident_id == incident_id and override.replaces is not None:
+        standing = override.replaces
+    else:
+        return override
+    return ScopedOverride(
+        scope=override.scope,
+        toggles=apply_stages(standing, path),
+        incident_id=incident_id,
+        stage=stage_name,
+        replaces=standing,
     )
 
 
 def restore_document(
     document: ToggleDocument, scope: Scope, *, incident_id: str, author: str, reason: str, at: datetime
 ) -> ToggleDocument:
-    """The inverse of `apply_to_document` for one incident: drop its override, put back what it replaced."""
+    """The inverse of `apply_to_document` for one incident: drop its overrides, put back what they
+    replaced."""
     existing = _override_for(document, scope)
     if existing is None or existing.incident_id != incident_id:
         holder = "no override" if existing is None else f"an override of incident {existing.incident_id}"
         raise PlanError(f"restore {scope.key}: incident {incident_id} holds nothing there ({holder})")
-    others = [o for o in document.overrides if o.scope != scope]
-    if existing.replaces is not None:
-        others.append(ScopedOverride(scope=scope, toggles=existing.replaces))
-    return _next_version(document, others, author=author, reason=reason, incident_id=incident_id, at=at)
+    kept = [o for o in document.overrides if o.incident_id != incident_id]
+    released = [
+        ScopedOverride(scope=o.scope, toggles=o.replaces)
+        for o in document.overrides
+        if o.incident_id == incident_id and o.replaces is not None
+    ]
+    return _next_version(
+        document, [*kept, *released], author=author, reason=reason, incident_id=incident_id, at=at
+    )
 
 
 def _override_for(document: ToggleDocument, scope: Scope) -> ScopedOverride | None:

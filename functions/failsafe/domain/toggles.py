@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from failsafe.domain.scope import Scope
 
@@ -92,6 +93,15 @@ class ToggleSet(BaseModel):
         for conflict in toggle_conflicts(self):
             raise conflict
         return self
+
+    @property
+    def caution(self) -> tuple[bool, int, int]:
+        """How far the set has rolled back, for ordering equally specific overrides that overlap (the more
+        cautious one governs): the kill switch, then lower exposure, then fewer model sources served."""
+        blending = self.policy_mode in BLENDING_MODES
+        cf = not self.disable_cf and (blending or self.policy_mode is PolicyMode.COLLAB_ONLY)
+        content = not self.disable_content and (blending or self.policy_mode is PolicyMode.CONTENT_ONLY)
+        return self.kill_switch, -self.exposure_percent, 2 - int(cf) - int(content)
 
 
 def toggle_conflicts(toggles: ToggleSet) -> list[ToggleConflictError]:
@@ -198,9 +208,9 @@ class ToggleDocument(BaseModel):
 
     def effective_toggles(self, scope: Scope) -> ToggleSet:
         """What governs all of `scope`'s traffic: its own override, else the most specific override that
-        contains it (ties: the first listed), else the defaults. The kill switch comes first, as in
-        `failsafe.domain.decision`: killed defaults, else the most specific killed override that contains
-        the scope, govern it even when a narrower override exists."""
+        contains it (ties: the most cautious, then the first listed), else the defaults. The kill switch
+        comes first, as in `failsafe.domain.decision`: killed defaults, else the most specific killed
+        override that contains the scope, govern it even when a narrower override exists."""
         containing = [o for o in self.overrides if o.scope.contains(scope)]
         if self.toggles.kill_switch:
             return self.toggles
@@ -208,7 +218,47 @@ class ToggleDocument(BaseModel):
         candidates = killed or containing
         if not candidates:
             return self.toggles
-        return max(candidates, key=lambda o: (o.scope == scope, o.scope.specificity)).toggles
+        return max(
+            candidates, key=lambda o: (o.scope == scope, o.scope.specificity, o.toggles.caution)
+        ).toggles
+
+
+MAX_JSON_DEPTH = 32
+"""How deeply a toggles document may nest objects and arrays; a valid one needs 5 levels."""
+
+
+def _json_depth(value: object) -> int:
+    """The nesting depth of parsed JSON, walked without recursion so that any depth is measured safely."""
+    deepest = 0
+    pending: list[tuple[object, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            depth += 1
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth) for child in children)
+    return deepest
+
+
+def _check_depth(data: object) -> None:
+    depth = _json_depth(data)
+    if depth > MAX_JSON_DEPTH:
+        raise ValidationError.from_exception_data(
+            "ToggleDocument",
+            [
+                {
+                    "type": PydanticCustomError(
+                        "json_too_deep",
+                        "JSON nested {depth} levels deep, more than the {limit} allowed; "
+                        "a toggles document needs at most 5",
+                        {"depth": depth, "limit": MAX_JSON_DEPTH},
+                    ),
+                    "loc": (),
+                    "input": "<too deep to show>",
+                }
+            ],
+        )
 
 
 def _json_integers(value: object) -> object:
@@ -229,9 +279,10 @@ def document_from_json_data(data: object) -> ToggleDocument:
     and ``"true"`` or ``1`` into a kill switch. The checked-in JSON Schema (the AppConfig validator)
     rejects all of those, so a document read from AppConfig, a file or a backup is validated strictly
     here: booleans are only ``true``/``false``, numbers are never strings or booleans, enums are their
-    string values. Integral floats (``50.0``) count as integers, as in JSON Schema. Raises pydantic's
-    `ValidationError`.
+    string values. Integral floats (``50.0``) count as integers, as in JSON Schema. Nesting deeper than
+    `MAX_JSON_DEPTH` is refused before anything recurses into it. Raises pydantic's `ValidationError`.
     """
+    _check_depth(data)  # before the recursive walks below, which a deep document would exhaust
     normalised = _json_integers(data)
     metadata = normalised.get("metadata") if isinstance(normalised, dict) else None
     if isinstance(metadata, dict) and "updated_at" in metadata:

@@ -271,7 +271,7 @@ def test_fallback_keeps_a_popularity_level_and_otherwise_uses_global_popular(
     assert decision.cache_mode is CacheMode.WARM_ONLY
 
 
-def test_the_most_specific_matching_override_governs_and_ties_keep_document_order() -> None:
+def test_the_most_specific_matching_override_governs_and_ties_go_to_the_more_cautious() -> None:
     # Given a default, a region override, a cohort override and a region+cohort override
     snapshot = compile_snapshot(
         document(
@@ -296,15 +296,12 @@ def test_the_most_specific_matching_override_governs_and_ties_keep_document_orde
     assert cohort_only.policy is ServingPolicy.CONTENT_ONLY
     assert neither.policy is ServingPolicy.HYBRID
 
-    # And when two equally specific overrides both match, the one listed first wins
-    tie = compile_snapshot(
-        document(
-            {},
-            override({"exposure_percent": 0}, regions=["eu-west-1"]),
-            override({"policy_mode": "content_only"}, cohorts=["beta"]),
-        )
-    )
-    assert decide(tie, RequestContext("u1", "eu-west-1", "beta")).reason is DecisionReason.OUT_OF_EXPOSURE
+    # And when two equally specific overrides both match, the more cautious one wins in either order
+    closed = override({"exposure_percent": 0}, regions=["eu-west-1"])
+    content_only = override({"policy_mode": "content_only"}, cohorts=["beta"])
+    for overrides in ((closed, content_only), (content_only, closed)):
+        tie = compile_snapshot(document({}, *overrides))
+        assert decide(tie, RequestContext("u1", "eu-west-1", "beta")).reason is DecisionReason.OUT_OF_EXPOSURE
 
 
 def test_overrides_for_another_service_do_not_touch_this_one() -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from failsafe.domain.baselines import BASELINES, BaselineName
+from failsafe.domain.decision import ServingPolicy, effective_policy
 from failsafe.domain.plans import (
     DEFAULT_PLAN,
     DEFAULT_PLAN_DATA,
@@ -281,6 +282,40 @@ def test_plan_refuses_an_overlay_that_cannot_apply_to_some_valid_set() -> None:
         Plan.model_validate(_plan_data(stages=stages))
 
 
+def test_plan_refuses_an_alpha_overlay_that_would_switch_cf_back_on_for_a_content_only_scope() -> None:
+    # Given a stage that only leans on alpha ("lean on content"), with no policy_mode of its own
+    stages = copy.deepcopy(DEFAULT_PLAN_DATA["stages"])
+    stages[0]["overlay"] = {"alpha_override": 0.2, "exposure_percent": 75}
+
+    # When / Then the plan is refused, naming the stage, the field and the scope's mode it cannot keep
+    with pytest.raises(ValidationError, match="stage stage_1") as error:
+        Plan.model_validate(_plan_data(stages=stages))
+    assert "its overlay sets alpha_override" in str(error.value)
+    assert "policy_mode=content_only" in str(error.value)
+
+
+def test_an_alpha_overlay_never_moves_a_content_only_scope_back_to_hybrid() -> None:
+    # Given a stage outside any plan that sets only alpha, and a scope already off CF
+    stage = Stage.model_validate({**DEFAULT_PLAN_DATA["stages"][0], "overlay": {"alpha_override": 0.2}})
+    content_only = ToggleSet(policy_mode=PolicyMode.CONTENT_ONLY)
+
+    # When / Then applying it is refused instead of serving collaborative filtering again
+    with pytest.raises(PlanError, match="stage stage_1: its overlay sets alpha_override"):
+        apply_stage(content_only, stage)
+
+
+def test_plan_refuses_an_overlay_whose_normalisation_would_switch_content_on() -> None:
+    # Given a stage that disables CF without naming the mode: a collab_only scope would move to content
+    stages = copy.deepcopy(DEFAULT_PLAN_DATA["stages"])
+    stages[0]["overlay"] = {"disable_cf": True}
+
+    # When / Then the plan is refused and the message says how to fix the overlay
+    with pytest.raises(ValidationError, match="stage stage_1") as error:
+        Plan.model_validate(_plan_data(stages=stages))
+    assert "switch content similarity back on for a scope serving collab_only" in str(error.value)
+    assert "set policy_mode in the overlay" in str(error.value)
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -490,3 +525,47 @@ def test_a_regional_rollback_starts_from_what_governs_the_region() -> None:
     # Then
     assert after.toggles_for(EU).exposure_percent == 30
     assert after.toggles_for(PROD) == canary.toggles
+
+
+_SOURCES = {
+    ServingPolicy.HYBRID: {"cf", "content"},
+    ServingPolicy.CONTENT_ONLY: {"content"},
+    ServingPolicy.COLLAB_ONLY: {"cf"},
+    ServingPolicy.POPULARITY: set(),
+}
+_overlays = st.fixed_dictionaries(
+    {},
+    optional={
+        "kill_switch": st.just(True),
+        "policy_mode": st.sampled_from(PolicyMode),
+        "alpha_override": st.none() | st.floats(0.0, 1.0),
+        "disable_cf": st.just(True),
+        "disable_content": st.just(True),
+        "candidate_fallback_level": st.sampled_from(FallbackLevel),
+        "exposure_percent": st.integers(0, 100),
+        "experiment_freeze": st.just(True),
+    },
+).filter(bool)
+
+
+@settings(max_examples=500, deadline=None)
+@given(toggles=valid_toggle_sets, overlay=_overlays)
+def test_a_stage_serves_no_source_the_scope_did_not_unless_its_overlay_names_the_mode(
+    toggles: ToggleSet, overlay: dict[str, Any]
+) -> None:
+    # Given any valid set and any overlay (in a stage outside a plan, so nothing was checked at load)
+    stage = Stage.model_validate({**DEFAULT_PLAN_DATA["stages"][0], "overlay": overlay})
+    named = (
+        _SOURCES[effective_policy(ToggleSet(policy_mode=overlay["policy_mode"]))]
+        if "policy_mode" in overlay
+        else set()
+    )
+
+    # When it is applied
+    try:
+        after = apply_stage(toggles, stage)
+    except PlanError:
+        return  # refused, which a plan reports when it is loaded
+
+    # Then every source served afterwards was served before or asked for by name
+    assert _SOURCES[effective_policy(after)] <= _SOURCES[effective_policy(toggles)] | named

@@ -256,3 +256,16 @@ def test_json_documents_accept_what_the_schema_accepts() -> None:
     assert document.toggles.exposure_percent == 10
     assert document.toggles.alpha_override == 1.0
     assert document.metadata.updated_at == datetime(2026, 1, 1)
+
+
+@pytest.mark.parametrize("depth", [33, 600, 100_000])
+def test_json_documents_nested_too_deeply_are_refused_without_recursing(depth: int) -> None:
+    # Given a parsed document with a value nested `depth` lists deep (built without json.loads' limit)
+    nested: list[object] = []
+    for _ in range(depth - 2):
+        nested = [nested]
+    data = _json_document() | {"padding": nested}
+
+    # When / Then it is a ValidationError that names the depth and the limit, not a RecursionError
+    with pytest.raises(ValidationError, match=f"JSON nested {depth} levels deep, more than the 32 allowed"):
+        document_from_json_data(data)
