@@ -352,6 +352,9 @@ def test_audit_verify_passes_then_detects_tampering(stack: LocalStack) -> None:
     ok = cli("audit", "verify")
     assert ok.exit_code == 0, ok.output
     assert "intact" in ok.output
+    # And every entry the functions wrote was witnessed in their CloudWatch Logs
+    verified = json_of(cli("audit", "verify", "--json"))
+    assert verified["witnessed"] == verified["entries"] > 0
 
     # When someone rewrites one entry's reason in DynamoDB
     dynamodb = stack.client("dynamodb")
@@ -367,3 +370,25 @@ def test_audit_verify_passes_then_detects_tampering(stack: LocalStack) -> None:
     assert broken.exit_code == 1
     assert "BROKEN" in broken.output
     assert "seq 3: content does not match its hash" in broken.output
+
+
+def test_audit_verify_detects_the_newest_entries_deleted(stack: LocalStack) -> None:
+    # Given the audit log, whose newest entry someone deletes (what remains is still a valid chain)
+    dynamodb = stack.client("dynamodb")
+    table = stack.outputs["AuditTableName"]
+    newest = dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="#c = :c",
+        ExpressionAttributeNames={"#c": "chain"},
+        ExpressionAttributeValues={":c": {"S": "failsafe"}},
+        ScanIndexForward=False,
+        Limit=1,
+    )["Items"][0]["seq"]["N"]
+    dynamodb.delete_item(TableName=table, Key={"chain": {"S": "failsafe"}, "seq": {"N": newest}})
+
+    # When the chain is verified
+    broken = cli("audit", "verify")
+
+    # Then its CloudWatch Logs witness shows the entry is gone
+    assert broken.exit_code == 1
+    assert f"seq {newest}: witnessed when written but missing now" in broken.output

@@ -9,12 +9,19 @@ overwritten; two concurrent writers racing for the same `seq` see one of them fa
 `verify()` walks the chain and reports every entry whose content no longer matches its hash (tampering),
 whose `prev_hash` does not match its predecessor (reordering or an insertion), and every missing sequence
 number (deletion). The IAM policy of every function grants only `PutItem`/`Query`/`GetItem` on this table.
+
+A chain alone cannot show that its newest entries were deleted, or rewritten with recomputed hashes by
+someone holding `PutItem`: what remains is still a valid chain. So each append is also reported to a
+*witness* (`failsafe.aws.audit_witness` writes it to the function's CloudWatch Logs, which the functions
+can append to but not delete from), and `verify(witnessed=...)` checks every witnessed (seq, hash) against
+the table: a witnessed entry that is missing or different is reported.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -64,12 +71,23 @@ class ChainProblem(BaseModel):
     problem: str
 
 
+class AuditWitness(BaseModel):
+    """What an append reported outside the table: which entry it wrote and that entry's hash."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    chain: str
+    seq: int = Field(..., ge=1)
+    hash: str
+
+
 class VerifyResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     chain: str
     entries: int
     problems: list[ChainProblem]
+    witnessed: int = 0
 
     @property
     def ok(self) -> bool:
@@ -85,10 +103,18 @@ def entry_hash(body: dict[str, Any]) -> str:
 
 
 class AuditLog:
-    def __init__(self, client: DynamoDBClient, table_name: str, chain: str = DEFAULT_CHAIN) -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        chain: str = DEFAULT_CHAIN,
+        *,
+        witness: Callable[[AuditWitness], None] | None = None,
+    ) -> None:
         self._client = client
         self._table = table_name
         self._chain = chain
+        self._witness = witness
 
     @property
     def chain(self) -> str:
@@ -128,6 +154,8 @@ class AuditLog:
                 if code == "ConditionalCheckFailedException":
                     continue
                 raise
+            if self._witness is not None:
+                self._witness(AuditWitness(chain=self._chain, seq=seq, hash=entry.hash))
             return entry
         raise AuditAppendError(f"audit chain {self._chain!r}: could not append after {attempts} races")
 
@@ -168,7 +196,7 @@ class AuditLog:
             result = [e for e in result if e.scope_key == scope_key]
         return result
 
-    def verify(self) -> VerifyResult:
+    def verify(self, witnessed: Iterable[AuditWitness] = ()) -> VerifyResult:
         problems: list[ChainProblem] = []
         prev_hash = GENESIS
         expected_seq = 1
@@ -194,4 +222,20 @@ class AuditLog:
                 )
             prev_hash = stored_hash if isinstance(stored_hash, str) else ""
             expected_seq = seq + 1
-        return VerifyResult(chain=self._chain, entries=len(rows), problems=problems)
+        mine = sorted({(w.seq, w.hash) for w in witnessed if w.chain == self._chain})
+        problems += _against_witnesses(mine, {seq: data.get("hash") for seq, data in rows})
+        return VerifyResult(chain=self._chain, entries=len(rows), problems=problems, witnessed=len(mine))
+
+
+def _against_witnesses(witnessed: list[tuple[int, str]], stored: dict[int, Any]) -> list[ChainProblem]:
+    problems: list[ChainProblem] = []
+    for seq, witnessed_hash in witnessed:
+        if seq not in stored:
+            problems.append(
+                ChainProblem(seq=seq, problem="witnessed when written but missing now (deleted or truncated)")
+            )
+        elif stored[seq] != witnessed_hash:
+            problems.append(
+                ChainProblem(seq=seq, problem="differs from what was witnessed when written (rewritten)")
+            )
+    return problems

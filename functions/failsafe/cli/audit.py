@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from failsafe.aws.audit_log import AuditLog
+from failsafe.aws.audit_witness import function_log_groups, read_witnesses
 from failsafe.cli.output import FAILED, console, friendly_errors
 from failsafe.cli.rollback import open_target, target_args
 from failsafe.cli.target import RegionOpt, StackOpt, StateFileOpt, TargetOpt, TemplateOpt
@@ -32,11 +33,16 @@ def verify(
     state_file: StateFileOpt = DEFAULT_STATE_FILE,
     template: TemplateOpt = Path("template.yaml"),
 ) -> None:
-    """Walk the chain: every entry matches its hash and links to the previous one (exit 1 if not)."""
+    """Walk the chain: every entry matches its hash and links to the previous one, and every entry the
+    functions witnessed in CloudWatch Logs is still there unchanged (exit 1 if not)."""
     with friendly_errors():
         resolved = open_target(target_args(target, stack, region, state_file, template))
         try:
-            result = AuditLog(resolved.client("dynamodb"), resolved.output("AuditTableName")).verify()
+            functions = [value for key, value in resolved.outputs.items() if key.endswith("FunctionName")]
+            witnessed = read_witnesses(resolved.client("logs"), function_log_groups(functions))
+            result = AuditLog(resolved.client("dynamodb"), resolved.output("AuditTableName")).verify(
+                witnessed
+            )
         finally:
             resolved.close()
     if as_json:
@@ -44,7 +50,10 @@ def verify(
     else:
         out = console()
         if result.ok:
-            out.print(f"[green]audit chain {result.chain!r} intact[/]: {result.entries} entries verified")
+            out.print(
+                f"[green]audit chain {result.chain!r} intact[/]: {result.entries} entries verified, "
+                f"{result.witnessed} of them against their CloudWatch Logs witness"
+            )
         else:
             out.print(
                 f"[red]audit chain {result.chain!r} BROKEN[/]: {len(result.problems)} problem(s) "

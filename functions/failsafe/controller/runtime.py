@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from failsafe.aws.alarm_states import AlarmStateReader
 from failsafe.aws.appconfig_deployer import AppConfigDeployer, AppConfigTarget
 from failsafe.aws.audit_log import AuditEvent, AuditLog
+from failsafe.aws.audit_witness import log_witness
 from failsafe.aws.executions import Executions
 from failsafe.aws.notifier import Notifier
 from failsafe.aws.pagerduty import PagerDutyClient
@@ -82,7 +83,7 @@ class Runtime:
 
     @cached_property
     def audit(self) -> AuditLog:
-        return AuditLog(self.client("dynamodb"), self.settings.need("audit_table_name"))
+        return AuditLog(self.client("dynamodb"), self.settings.need("audit_table_name"), witness=log_witness)
 
     def record(self, event: AuditEvent) -> None:
         self.audit.append(event, at=self.now())
