@@ -24,6 +24,7 @@ DeploymentStateValue = Literal[
     "BAKING", "VALIDATING", "DEPLOYING", "COMPLETE", "ROLLING_BACK", "ROLLED_BACK", "REVERTED"
 ]
 FAILED_STATES = frozenset({"ROLLED_BACK", "REVERTED"})
+FINISHED_STATES = FAILED_STATES | {"COMPLETE"}
 
 
 class Clock(Protocol):
@@ -113,6 +114,42 @@ class AppConfigDeployer:
                 return status.config_version
         return None
 
+    def settled_head(self) -> int:
+        """The newest deployment number of the environment (0 when there is none), once it has finished.
+
+        A change computed from the current document is started with `start(..., expect_head=head)`: a
+        deployment that begins in between would otherwise be overwritten by a document that lacks it.
+        Raises `DeploymentConflictError` while the newest deployment is still running.
+        """
+        newest = self._newest_deployment()
+        if newest is None:
+            return 0
+        number, state = int(newest["DeploymentNumber"]), str(newest.get("State", ""))
+        if state not in FINISHED_STATES:
+            raise DeploymentConflictError(
+                f"environment {self.target.environment_id}: deployment {number} is {state}; "
+                "the change is computed again once it has finished"
+            )
+        return number
+
+    def _newest_deployment(self) -> dict[str, Any] | None:
+        items = self._client.list_deployments(
+            ApplicationId=self.target.application_id, EnvironmentId=self.target.environment_id
+        ).get("Items", [])
+        if not items:
+            return None
+        newest = max(items, key=lambda d: d.get("DeploymentNumber", 0))
+        return {"DeploymentNumber": newest.get("DeploymentNumber", 0), "State": newest.get("State", "")}
+
+    def _require_head(self, expected: int) -> None:
+        newest = self._newest_deployment()
+        head = int(newest["DeploymentNumber"]) if newest is not None else 0
+        if head != expected:
+            raise DeploymentConflictError(
+                f"environment {self.target.environment_id}: deployment {head} started after this change "
+                f"was computed from deployment {expected}; the change is computed again from its result"
+            )
+
     def read_version(self, version: int) -> dict[str, Any]:
         response = self._client.get_hosted_configuration_version(
             ApplicationId=self.target.application_id,
@@ -176,10 +213,17 @@ class AppConfigDeployer:
         attempts: int = 1,
         base_delay: float = 2.0,
         max_delay: float = 30.0,
+        expect_head: int | None = None,
     ) -> int:
-        """Start a deployment; on ConflictException back off exponentially, then raise the conflict."""
+        """Start a deployment; on ConflictException back off exponentially, then raise the conflict.
+
+        `expect_head`: the `settled_head()` the document was computed at; each attempt first checks that
+        no deployment started since (else `DeploymentConflictError`, so the caller recomputes).
+        """
         delay = base_delay
         for attempt in range(1, attempts + 1):
+            if expect_head is not None:
+                self._require_head(expect_head)
             try:
                 response = self._client.start_deployment(
                     ApplicationId=self.target.application_id,

@@ -97,6 +97,11 @@ class ScopeRecord(BaseModel):
     last_known_good_release: str | None = None
     release_before_revert: str | None = None
     pending_approval: PendingApproval | None = None
+    # Who asked for the lifecycle's current stage when a person did (a manual level, including one that
+    # joined an open incident); None when the stage came from an alarm or the controller. That person can
+    # never approve the stage (`controller.approval.barred_approvers`). Records written before the field
+    # existed load with None.
+    level_requested_by: str | None = None
     approval_declined: bool = False
     alarms: dict[str, AlarmObservation] = Field(default_factory=dict)
     incident_started_at: datetime | None = None

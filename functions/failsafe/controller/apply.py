@@ -5,8 +5,10 @@
   incident's scope (`failsafe.domain.plans.apply_to_document`) -> a hosted version -> a deployment with the
   immediate strategy. The first apply of an incident records the pre-incident config version. A
   ConflictException (another deployment in progress) raises `DeploymentConflictError`, which the state
-  machine retries with backoff. A stage whose action is the release revert points the recommender's alias
-  back at the last-known-good release.
+  machine retries with backoff; so does a deployment (another scope's) that started after the current
+  document was read, since starting the computed document would drop what that deployment carries. A
+  stage whose action is the release revert points the recommender's alias back at the last-known-good
+  release.
 - `check`: the deployment's state. COMPLETE records the deployed version; ROLLED_BACK says whether to retry
   (with a backoff that doubles) or give up; a deployment still running past its deadline raises.
 - Monitors: the environment's monitors are the guardrail alarms, and AppConfig rolls back any deployment
@@ -85,7 +87,20 @@ def run(rt: Runtime, action: str, ctx: ExecutionContext) -> DeploymentOutput:
     raise ValueError(f"ApplyToggles: unknown action {action!r}; known: apply, check, restore")
 
 
-def _set_monitors(rt: Runtime, ctx: ExecutionContext, *, attached: bool) -> None:
+def attach_monitors(rt: Runtime, ctx: ExecutionContext, *, actor: str, reason: str) -> None:
+    """Re-attach the guardrail monitors outside the state machine (the manual recover's close-out: the
+    stopped execution never reaches the check that re-attaches them). Audited; no-op if already attached."""
+    _set_monitors(rt, ctx, attached=True, actor=actor, reason=reason)
+
+
+def _set_monitors(
+    rt: Runtime,
+    ctx: ExecutionContext,
+    *,
+    attached: bool,
+    actor: str = APPLY_ACTOR,
+    reason: str | None = None,
+) -> None:
     """Detach or re-attach the environment's guardrail monitors (no-op without APPCONFIG_MONITORS)."""
     configured = rt.settings.appconfig_monitors
     if not configured:
@@ -97,8 +112,9 @@ def _set_monitors(rt: Runtime, ctx: ExecutionContext, *, attached: bool) -> None
     rt.record(
         AuditEvent(
             action="appconfig:monitors_attached" if attached else "appconfig:monitors_detached",
-            actor=APPLY_ACTOR,
-            reason="immediate rollback deployment" if not attached else "guard the environment again",
+            actor=actor,
+            reason=reason
+            or ("immediate rollback deployment" if not attached else "guard the environment again"),
             scope_key=Scope.parse(ctx.scope).key,
             incident_id=ctx.incident_id,
             after={"monitors": [m["AlarmArn"] for m in wanted]},
@@ -118,6 +134,7 @@ def apply(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
     scope = record.scope
     if not plan.overlay_stages:
         return _revert(rt, ctx, record)
+    head = rt.deployer.settled_head()
     version, document = current_document(rt)
     target = plan.overlay_stages[-1]
     reason = record.reason or ctx.reason or f"incident {ctx.incident_id}"
@@ -135,7 +152,9 @@ def apply(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
     config_version = rt.deployer.create_version(new.model_dump(mode="json"), description)
     _set_monitors(rt, ctx, attached=False)
     try:
-        number = rt.deployer.start(config_version, rt.deployer.target.immediate_strategy_id, description)
+        number = rt.deployer.start(
+            config_version, rt.deployer.target.immediate_strategy_id, description, expect_head=head
+        )
     except Exception:
         _set_monitors(rt, ctx, attached=True)
         raise
@@ -291,6 +310,7 @@ def check(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
 def restore(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
     record = _record(rt, ctx)
     scope = record.scope
+    head = rt.deployer.settled_head()
     version, document = current_document(rt)
     reason = f"incident {ctx.incident_id}: green for the verify window; restoring the pre-incident toggles"
     if not any(o.scope == scope and o.incident_id == ctx.incident_id for o in document.overrides):
@@ -304,7 +324,9 @@ def restore(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
     description = f"failsafe {ctx.incident_id}: restore {scope.key}"
     config_version = rt.deployer.create_version(new.model_dump(mode="json"), description)
     _set_monitors(rt, ctx, attached=True)
-    number = rt.deployer.start(config_version, rt.deployer.target.gradual_strategy_id, description)
+    number = rt.deployer.start(
+        config_version, rt.deployer.target.gradual_strategy_id, description, expect_head=head
+    )
     rt.state.mutate(
         scope,
         lambda r: (

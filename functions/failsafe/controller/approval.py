@@ -2,6 +2,13 @@
 
 The callback only validates and hands the decision to the waiting task; the state machine applies the
 lifecycle event (APPROVAL_GRANTED or APPROVAL_DENIED) itself, so an expired token changes nothing.
+
+Nobody who asked for the stage may approve it (`barred_approvers`): the execution's requester, the one the
+approval request names, and the operator whose manual level joined the incident (`level_requested_by`).
+
+When a join or an escalation moves the scope to another stage while the execution waits on an approval
+(`pending_approval`), the waiting task is answered with the `Superseded` error (`answer_superseded`): the
+state machine catches it and plans the new stage at once instead of waiting for the approval to time out.
 """
 
 from __future__ import annotations
@@ -13,7 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from failsafe.aws.audit_log import AuditEvent
 from failsafe.aws.executions import ApprovalTokenError
+from failsafe.aws.state_store import PendingApproval, ScopeRecord
 from failsafe.controller.runtime import Runtime
+
+SUPERSEDED_ERROR = "Superseded"
 
 
 class ApprovalError(ValueError):
@@ -22,6 +32,111 @@ class ApprovalError(ValueError):
 
 class ApprovalExpiredError(ApprovalError):
     pass
+
+
+class Superseded(Exception):
+    """The stage to approve is no longer the stage the scope wants. The class name is the Step Functions
+    error the ASL catches (`RequestApproval` -> `ApprovalSuperseded`)."""
+
+
+class SupersedeError(RuntimeError):
+    """The execution waiting on a superseded approval could not be told; it waits until the approval is
+    answered or times out."""
+
+
+def barred_approvers(record: ScopeRecord | None, *requesters: str | None) -> frozenset[str]:
+    """Everyone who asked for the stage awaiting approval: none of them may approve it."""
+    names = set(requesters)
+    if record is not None:
+        names.add(record.level_requested_by)
+        if record.pending_approval is not None:
+            names.add(record.pending_approval.requested_by)
+    return frozenset(n for n in names if n)
+
+
+def superseded_approval(before: ScopeRecord, new_stage: str | None) -> PendingApproval | None:
+    """The approval the execution waits on, if a move to `new_stage` makes it moot."""
+    pending = before.pending_approval
+    if pending is None or new_stage is None or new_stage == pending.stage:
+        return None
+    return pending
+
+
+def answer_superseded(
+    rt: Runtime, record: ScopeRecord, pending: PendingApproval, *, actor: str, reason: str
+) -> dict[str, object]:
+    """Fail the task waiting on `pending` with `Superseded` so the execution re-plans `record`'s stage now.
+
+    The caller has already cleared `pending_approval` in the same conditional write that moved the stage, so
+    exactly one writer answers a token. An answered or expired token is fine (the execution already left the
+    wait and re-plans from the record). Any other failure puts the pending approval back (an approver or the
+    timeout can still wake the execution), is audited and raised.
+    """
+    stage = record.lifecycle.stage
+    cause = json.dumps(
+        {
+            "superseded_stage": pending.stage,
+            "stage": stage,
+            "by": actor,
+            "reason": reason,
+            "requested_by": pending.requested_by,
+        },
+        sort_keys=True,
+    )
+    delivered = True
+    note = f"approval for {pending.stage} superseded by {stage}; the execution plans {stage} now"
+    try:
+        rt.executions.send_failure(pending.task_token, SUPERSEDED_ERROR, cause)
+    except ApprovalTokenError as exc:
+        delivered = False
+        note = (
+            f"approval for {pending.stage} superseded by {stage}; the task was no longer waiting ({exc}), "
+            "the execution re-plans from the record"
+        )
+    except Exception as exc:
+        incident_id = record.incident_id
+
+        def put_back(current: ScopeRecord) -> ScopeRecord | None:
+            if current.incident_id != incident_id or current.pending_approval is not None:
+                return None
+            return current.model_copy(update={"pending_approval": pending, "updated_at": rt.now()})
+
+        rt.state.mutate(record.scope, put_back, plan=rt.plan)
+        expires = pending.expires_at.isoformat()
+        message = (
+            f"incident {incident_id}: scope {record.scope_key} moved to {stage}, but the execution waiting "
+            f"on the approval for {pending.stage} could not be woken ({type(exc).__name__}: "
+            f"{str(exc)[:300]}); it deploys {stage} once that approval is answered or expires at {expires}. "
+            "Send the request again, or reject the pending approval to deploy now."
+        )
+        rt.record(
+            AuditEvent(
+                action="approval:supersede_failed",
+                actor=actor,
+                reason=message,
+                scope_key=record.scope_key,
+                incident_id=incident_id,
+                details={"stage": stage, "superseded_stage": pending.stage, "error": type(exc).__name__},
+            )
+        )
+        raise SupersedeError(message) from exc
+    rt.record(
+        AuditEvent(
+            action="approval:superseded",
+            actor=actor,
+            reason=note,
+            scope_key=record.scope_key,
+            incident_id=record.incident_id,
+            details={
+                "stage": stage,
+                "superseded_stage": pending.stage,
+                "requested_by": pending.requested_by,
+                "delivered": delivered,
+                "why": reason,
+            },
+        )
+    )
+    return {"superseded_stage": pending.stage, "stage": stage, "delivered": delivered}
 
 
 class ApprovalRequest(BaseModel):
@@ -50,7 +165,7 @@ def decide(rt: Runtime, request: ApprovalRequest) -> ApprovalResult:
     pending = record.pending_approval if record is not None else None
     if record is None or record.incident_id != request.incident_id or pending is None:
         raise ApprovalError(f"incident {request.incident_id}: nothing is waiting for approval")
-    if request.decision == "approve" and request.approver == pending.requested_by:
+    if request.decision == "approve" and request.approver in barred_approvers(record, record.requested_by):
         raise ApprovalError(
             f"incident {request.incident_id}: {request.approver} requested this stage and cannot approve it; "
             "ask another approver"

@@ -5,7 +5,8 @@
 - An OK (or INSUFFICIENT_DATA) transition is recorded on the scope and never starts a rollback.
 - An ALARM on a NORMAL scope claims it with a conditional write (the lifecycle moves to DEGRADED or
   ROLLBACK_PENDING) and starts one execution named with the incident id. The incident id derives from the
-  scope and the alarm's state timestamp, so a re-delivered event names the same execution.
+  scope and the alarm's state timestamp, so a re-delivered event names the same execution. When the claim
+  was saved but StartExecution failed, the redelivered alarm starts that execution (`_resume_start`).
 - An ALARM on a scope with an open incident is recorded on the record the running execution reads
   (`alarms`), and the lifecycle decides whether it joins or escalates the stage.
 - Events older than the latest one recorded for the same alarm are ignored (out-of-order delivery).
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from failsafe.aws.audit_log import AuditEvent
 from failsafe.aws.state_store import AlarmObservation, ConcurrentUpdateError, ScopeRecord
+from failsafe.controller.approval import answer_superseded, superseded_approval
 from failsafe.controller.classify import Classification, UnknownAlarmError, classify
 from failsafe.controller.common import apply_event, audit_transition, incident_id_for
 from failsafe.controller.context import IncidentInput, TriggerInfo
@@ -161,6 +163,8 @@ def _ingest_once(rt: Runtime, found: Classification, seen: AlarmObservation) -> 
         and (seen.state != "ALARM" or record.has_open_incident)
     ):
         # The same state change again (a re-delivery with a new event id): nothing new to record.
+        if seen.state == "ALARM" and _start_failed(record):
+            return _resume_start(rt, record, found, base)
         return IngestResult(
             outcome="duplicate", incident_id=record.incident_id, lifecycle_state=record.state, **base
         )
@@ -219,6 +223,7 @@ def _ingest_once(rt: Runtime, found: Classification, seen: AlarmObservation) -> 
                 "deployment_kind": None,
                 "deploy_attempts": 0,
                 "pending_approval": None,
+                "level_requested_by": None,
                 "approval_declined": False,
                 "incident_started_at": rt.now(),
                 "updated_at": rt.now(),
@@ -240,14 +245,20 @@ def _ingest_once(rt: Runtime, found: Classification, seen: AlarmObservation) -> 
         stage=found.entry_stage,
     )
     changed = moved.record.model_copy(update={"version": record.lifecycle.version}) != record.lifecycle
-    updated = record.model_copy(
-        update={
-            "lifecycle": moved.record if changed else record.lifecycle,
-            "alarms": alarms,
-            "updated_at": rt.now(),
-        }
-    )
-    stored = rt.state.save(current, updated)
+    escalated = changed and moved.record.stage != record.lifecycle.stage
+    # An escalation while the execution waits on an approval for the old stage makes that approval moot:
+    # clear it in this conditional write (one writer answers the token) and wake the execution below.
+    superseded = superseded_approval(record, moved.record.stage) if changed else None
+    update: dict[str, Any] = {
+        "lifecycle": moved.record if changed else record.lifecycle,
+        "alarms": alarms,
+        "updated_at": rt.now(),
+    }
+    if escalated:
+        update["level_requested_by"] = None  # the alarm chose this stage, not the operator of a manual level
+    if superseded is not None:
+        update["pending_approval"] = None
+    stored = rt.state.save(current, record.model_copy(update=update))
     if changed:
         audit_transition(rt, record, stored, moved, {"alarm": seen.alarm_name, "rule": found.trigger.rule})
     else:
@@ -261,6 +272,8 @@ def _ingest_once(rt: Runtime, found: Classification, seen: AlarmObservation) -> 
                 details={"alarm": seen.alarm_name, "severity": found.severity, "kind": found.kind},
             )
         )
+    if superseded is not None and stored.execution_arn is not None:
+        answer_superseded(rt, stored, superseded, actor=INGEST_ACTOR, reason=moved.audit.reason)
     if stored.execution_arn is None:
         # The claim was written but starting the execution failed earlier: start it now (same name).
         return _start(rt, stored, found, base)
@@ -271,6 +284,39 @@ def _ingest_once(rt: Runtime, found: Classification, seen: AlarmObservation) -> 
         lifecycle_state=stored.state,
         **base,
     )
+
+
+def _start_failed(record: ScopeRecord) -> bool:
+    """The alarm's claim was saved but its execution never started (StartExecution failed after it)."""
+    return record.has_open_incident and record.execution_arn is None and record.source == "alarm"
+
+
+def _resume_start(
+    rt: Runtime, record: ScopeRecord, found: Classification, base: dict[str, Any]
+) -> IngestResult:
+    """Start the execution of a claim whose StartExecution failed, on the redelivery of its alarm.
+
+    Safe to repeat: the execution is named with the incident id, so one that did start (only the response
+    was lost) is found (ExecutionAlreadyExists) and its ARN recorded, never started twice. If the start
+    fails again it raises, and Lambda retries the event (idempotency stores no result for a failure).
+    """
+    result = _start(rt, record, found, base)
+    rt.record(
+        AuditEvent(
+            action="execution:resumed",
+            actor=INGEST_ACTOR,
+            reason=(
+                f"{base['alarm_name']} redelivered: incident {record.incident_id} was claimed but no "
+                "execution was recorded; "
+                + ("started it" if result.outcome == "started" else "it already existed; recorded its ARN")
+            ),
+            scope_key=record.scope_key,
+            incident_id=record.incident_id,
+            after={"execution_arn": result.execution_arn},
+            details={"alarm": base["alarm_name"], "started_now": result.outcome == "started"},
+        )
+    )
+    return result
 
 
 def _start(rt: Runtime, record: ScopeRecord, found: Classification, base: dict[str, Any]) -> IngestResult:

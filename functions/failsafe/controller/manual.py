@@ -8,8 +8,9 @@
   running execution applies it.
 - Level 3 ends with the release revert, which waits for an approval by someone other than the requester.
   The kill switch (emergency) needs no approval but a reason.
-- `recover` is the audited manual override back to NORMAL: it stops the execution and deploys the
-  pre-incident toggles of the scope (gradual strategy unless `immediate`).
+- `recover` is the audited manual override back to NORMAL: it stops the execution and does the close-out
+  the execution no longer reaches: re-attaches the guardrail monitors, deploys the pre-incident toggles of
+  the scope (gradual strategy unless `immediate`), notifies SNS, resolves the page and writes the report.
 """
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from failsafe.aws.appconfig_deployer import DeploymentConflictError
 from failsafe.aws.audit_log import AuditEvent
 from failsafe.aws.state_store import ConcurrentUpdateError, ScopeRecord
-from failsafe.controller.apply import current_document
+from failsafe.controller import notify, report
+from failsafe.controller.apply import attach_monitors, current_document
+from failsafe.controller.approval import answer_superseded, superseded_approval
 from failsafe.controller.common import apply_event, audit_transition, incident_id_for
-from failsafe.controller.context import IncidentInput
+from failsafe.controller.context import ExecutionContext, IncidentInput, TriggerInfo
+from failsafe.controller.planning import plan_output
 from failsafe.controller.runtime import Runtime
 from failsafe.domain.diff import blast_radius, diff_documents
 from failsafe.domain.lifecycle import EventKind, IllegalTransitionError
@@ -30,6 +35,7 @@ from failsafe.domain.plans import Level, PlanError, Stage, apply_to_document, re
 from failsafe.domain.scope import Scope, ScopeError
 
 LEVELS = ", ".join(level.value for level in Level)
+RESTORE_ATTEMPTS = 3
 
 
 class ManualRequestError(ValueError):
@@ -186,9 +192,15 @@ def start(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> di
             raise ManualRequestError(str(exc)) from exc
         updates: dict[str, Any] = {
             "lifecycle": moved.record,
+            "level_requested_by": request.requested_by,
             "updated_at": rt.now(),
             "updated_by": request.requested_by,
         }
+        # Joining while the execution waits on an approval for another stage: that approval is moot. Clear
+        # it in this conditional write (one writer answers the token) and wake the execution below.
+        superseded = None if opening else superseded_approval(record, moved.record.stage)
+        if superseded is not None:
+            updates["pending_approval"] = None
         if opening:
             updates.update(
                 {
@@ -216,6 +228,11 @@ def start(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> di
         audit_transition(rt, record, stored, moved, {"level": final.level.value, "source": "manual"})
         assert incident_id is not None
         if not opening:
+            woken = None
+            if superseded is not None:
+                woken = answer_superseded(
+                    rt, stored, superseded, actor=request.requested_by, reason=request.reason
+                )
             return {
                 "dry_run": False,
                 "incident_id": incident_id,
@@ -223,6 +240,7 @@ def start(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> di
                 "state": stored.state,
                 "stage": stored.lifecycle.stage,
                 "execution_arn": stored.execution_arn,
+                "superseded_approval": woken,
             }
         rt.state.register_incident(incident_id, scope.key, rt.now())
         payload = IncidentInput(
@@ -263,7 +281,7 @@ def recover(rt: Runtime, request: ManualRequest, scope: Scope) -> dict[str, Any]
     incident_id = current.incident_id
     assert incident_id is not None
     if request.dry_run:
-        version, document = current_document(rt)
+        _, document = current_document(rt)
         after = document
         if any(o.scope == scope and o.incident_id == incident_id for o in document.overrides):
             after = restore_document(
@@ -308,38 +326,31 @@ def recover(rt: Runtime, request: ManualRequest, scope: Scope) -> dict[str, Any]
         rt.executions.stop(
             current.execution_arn, f"manual override by {request.requested_by}: {request.reason}"
         )
-    version, document = current_document(rt)
-    deployment: dict[str, Any] | None = None
-    if any(o.scope == scope and o.incident_id == incident_id for o in document.overrides):
-        new = restore_document(
-            document,
-            scope,
-            incident_id=incident_id,
-            author=request.requested_by,
-            reason=request.reason,
-            at=rt.now(),
-        )
-        description = f"failsafe {incident_id}: manual recover {scope.key} by {request.requested_by}"
-        config_version = rt.deployer.create_version(new.model_dump(mode="json"), description)
-        strategy = (
-            rt.deployer.target.immediate_strategy_id
-            if request.immediate
-            else rt.deployer.target.gradual_strategy_id
-        )
-        number = rt.deployer.start(config_version, strategy, description, attempts=3)
-        deployment = {"deployment_number": number, "config_version": config_version, "strategy": strategy}
-        rt.record(
-            AuditEvent(
-                action="toggles:restore",
-                actor=request.requested_by,
-                reason=request.reason,
-                scope_key=scope.key,
-                incident_id=incident_id,
-                before={"config_version": version},
-                after={"config_version": config_version},
-                details={"manual_override": True, **deployment},
-            )
-        )
+    # The stopped execution never reaches its close-out: do it here, in the same order. The monitors that
+    # an immediate rollback deployment detached go back on before the restore, which they must guard.
+    ctx = _incident_context(current, incident_id, scope)
+    attach_monitors(
+        rt,
+        ctx,
+        actor=request.requested_by,
+        reason=f"manual recover of {scope.key}: guard the restore and the environment again",
+    )
+    try:
+        deployment = _restore(rt, request, scope, incident_id)
+    except Exception as exc:
+        _restore_failed(rt, request, ctx, exc)
+        raise
+    notification = notify.notify(
+        rt,
+        "manual_override",
+        ctx.model_copy(
+            update={
+                "requested_by": request.requested_by,
+                "reason": request.reason,
+                "plan": plan_output(rt, ctx, stored, "manual_override"),
+            }
+        ),
+    )
     return {
         "dry_run": False,
         "incident_id": incident_id,
@@ -347,4 +358,121 @@ def recover(rt: Runtime, request: ManualRequest, scope: Scope) -> dict[str, Any]
         "override": True,
         "stopped_execution": current.execution_arn,
         "deployment": deployment,
+        "notification": notification.model_dump(mode="json"),
+        "report": _write_report(rt, request, ctx),
     }
+
+
+def _incident_context(record: ScopeRecord, incident_id: str, scope: Scope) -> ExecutionContext:
+    """The incident as its execution saw it, rebuilt from the scope's record (monitors, notify, report)."""
+    trigger = (
+        TriggerInfo(
+            severity=record.trigger_severity, kind=record.trigger_kind, alarm_name=record.trigger_alarm
+        )
+        if record.trigger_severity and record.trigger_kind
+        else None
+    )
+    return ExecutionContext(
+        incident_id=incident_id,
+        scope=scope.key,
+        source=record.source or "manual",
+        entry_stage=record.lifecycle.stage or record.lifecycle.applied_stage or "",
+        requested_by=record.requested_by or record.updated_by or "unknown",
+        reason=record.reason or "",
+        trigger=trigger,
+    )
+
+
+def _restore(rt: Runtime, request: ManualRequest, scope: Scope, incident_id: str) -> dict[str, Any] | None:
+    """Deploy the document without the incident's override (gradual unless `immediate`); None if none.
+
+    Another deployment in progress, or one that starts meanwhile, means the document is read again: a
+    retried start of a document computed before it would drop what it deployed."""
+    delay = 2.0
+    for attempt in range(1, RESTORE_ATTEMPTS + 1):
+        try:
+            return _restore_once(rt, request, scope, incident_id)
+        except DeploymentConflictError:
+            if attempt == RESTORE_ATTEMPTS:
+                raise
+            rt.clock.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+def _restore_once(
+    rt: Runtime, request: ManualRequest, scope: Scope, incident_id: str
+) -> dict[str, Any] | None:
+    head = rt.deployer.settled_head()
+    version, document = current_document(rt)
+    if not any(o.scope == scope and o.incident_id == incident_id for o in document.overrides):
+        return None
+    new = restore_document(
+        document,
+        scope,
+        incident_id=incident_id,
+        author=request.requested_by,
+        reason=request.reason,
+        at=rt.now(),
+    )
+    description = f"failsafe {incident_id}: manual recover {scope.key} by {request.requested_by}"
+    config_version = rt.deployer.create_version(new.model_dump(mode="json"), description)
+    strategy = (
+        rt.deployer.target.immediate_strategy_id
+        if request.immediate
+        else rt.deployer.target.gradual_strategy_id
+    )
+    number = rt.deployer.start(config_version, strategy, description, expect_head=head)
+    deployment = {"deployment_number": number, "config_version": config_version, "strategy": strategy}
+    rt.record(
+        AuditEvent(
+            action="toggles:restore",
+            actor=request.requested_by,
+            reason=request.reason,
+            scope_key=scope.key,
+            incident_id=incident_id,
+            before={"config_version": version},
+            after={"config_version": config_version},
+            details={"manual_override": True, **deployment},
+        )
+    )
+    return deployment
+
+
+def _restore_failed(rt: Runtime, request: ManualRequest, ctx: ExecutionContext, exc: Exception) -> None:
+    """The scope is NORMAL but the rollback toggles could not be withdrawn: audit it and page again."""
+    error = f"{type(exc).__name__}: {str(exc)[:300]}"
+    rt.record(
+        AuditEvent(
+            action="toggles:restore_failed",
+            actor=request.requested_by,
+            reason=(
+                f"manual recover of {ctx.scope}: the restore deployment did not start ({error}); the "
+                "incident's toggles are still in force: deploy the pre-incident toggles by hand"
+            ),
+            scope_key=Scope.parse(ctx.scope).key,
+            incident_id=ctx.incident_id,
+            details={"manual_override": True, "error": error},
+        )
+    )
+    notify.notify(
+        rt, "restore_failed", ctx.model_copy(update={"requested_by": request.requested_by, "reason": error})
+    )
+
+
+def _write_report(rt: Runtime, request: ManualRequest, ctx: ExecutionContext) -> dict[str, Any] | None:
+    """The incident report the state machine's IncidentReport task would have written (best effort, as
+    there: a failure is audited and the recover still succeeds)."""
+    try:
+        return report.write(rt, ctx).model_dump(mode="json")
+    except Exception as exc:
+        rt.record(
+            AuditEvent(
+                action="report:failed",
+                actor=request.requested_by,
+                reason=f"incident report of {ctx.incident_id}: {type(exc).__name__}: {str(exc)[:300]}",
+                scope_key=Scope.parse(ctx.scope).key,
+                incident_id=ctx.incident_id,
+            )
+        )
+        return None

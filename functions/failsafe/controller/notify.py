@@ -8,6 +8,7 @@ on. PagerDuty retries with backoff inside the client.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +17,7 @@ from failsafe.aws.audit_log import AuditEvent
 from failsafe.aws.notifier import Notification
 from failsafe.aws.pagerduty import PagerDutyEvent, pagerduty_severity
 from failsafe.aws.state_store import PendingApproval, ScopeRecord
+from failsafe.controller.approval import Superseded
 from failsafe.controller.context import ExecutionContext
 from failsafe.controller.runtime import Runtime
 from failsafe.domain.scope import Scope
@@ -132,34 +134,63 @@ def _channel(
 
 
 def request_approval(rt: Runtime, task_token: str, ctx: ExecutionContext) -> NotifyResult:
+    """Store the task token as the scope's pending approval and announce it.
+
+    The approval names who asked for the stage: the operator whose manual level set it
+    (`level_requested_by`, e.g. one who joined an alarm incident) or else the execution's requester; they
+    cannot approve it. If the scope already moved to another stage (a kill switch or a more severe alarm
+    got in before the token was stored), the task fails with `Superseded` so the execution plans that
+    stage now instead of waiting on an approval nobody needs.
+    """
     scope = Scope.parse(ctx.scope)
     plan = ctx.plan
     stage = plan.stage if plan and plan.stage else ctx.entry_stage
     now = rt.now()
-    pending = PendingApproval(
-        task_token=task_token,
-        stage=stage,
-        requested_by=ctx.requested_by,
-        requested_at=now,
-        expires_at=now + timedelta(seconds=rt.settings.approval_timeout_seconds),
+    moved_to: list[str] = []
+
+    def store(r: ScopeRecord) -> ScopeRecord | None:
+        if r.incident_id != ctx.incident_id:
+            return None
+        if r.lifecycle.stage != stage:
+            moved_to.append(r.lifecycle.stage or "nothing")
+            return None
+        pending = PendingApproval(
+            task_token=task_token,
+            stage=stage,
+            requested_by=r.level_requested_by or ctx.requested_by,
+            requested_at=now,
+            expires_at=now + timedelta(seconds=rt.settings.approval_timeout_seconds),
+        )
+        return r.model_copy(update={"pending_approval": pending, "updated_at": now})
+
+    stored = rt.state.mutate(scope, store, plan=rt.plan)
+    if moved_to:
+        cause = {"superseded_stage": stage, "stage": moved_to[0], "by": NOTIFY_ACTOR}
+        rt.record(
+            AuditEvent(
+                action="approval:superseded",
+                actor=NOTIFY_ACTOR,
+                reason=f"approval for {stage} not requested: the scope moved to {moved_to[0]}; planning that",
+                scope_key=scope.key,
+                incident_id=ctx.incident_id,
+                details={**cause, "delivered": True},
+            )
+        )
+        raise Superseded(json.dumps(cause, sort_keys=True))
+    requested_by = (
+        stored.pending_approval.requested_by
+        if stored.incident_id == ctx.incident_id and stored.pending_approval is not None
+        else ctx.requested_by
     )
-    rt.state.mutate(
-        scope,
-        lambda r: (
-            r.model_copy(update={"pending_approval": pending, "updated_at": now})
-            if r.incident_id == ctx.incident_id
-            else None
-        ),
-        plan=rt.plan,
-    )
+    expires_at = now + timedelta(seconds=rt.settings.approval_timeout_seconds)
     rt.record(
         AuditEvent(
             action="approval:requested",
-            actor=ctx.requested_by,
+            actor=requested_by,
             reason=ctx.reason,
             scope_key=scope.key,
             incident_id=ctx.incident_id,
-            details={"stage": stage, "expires_at": pending.expires_at.isoformat()},
+            details={"stage": stage, "expires_at": expires_at.isoformat(), "requested_by": requested_by},
         )
     )
-    return notify(rt, "approval_requested", ctx)
+    return notify(rt, "approval_requested", ctx.model_copy(update={"requested_by": requested_by}))

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from failsafe.aws.audit_log import AuditEvent
 from failsafe.aws.releases import ReleaseError
 from failsafe.aws.state_store import ConcurrentUpdateError, ScopeRecord
+from failsafe.controller.approval import barred_approvers
 from failsafe.controller.common import SYSTEM_ACTOR, apply_event, audit_transition
 from failsafe.controller.context import ExecutionContext, NextStep, PlanOutput
 from failsafe.controller.runtime import Runtime
@@ -164,6 +165,7 @@ def run(rt: Runtime, action: str, ctx: ExecutionContext) -> PlanOutput:
         "approved": _approved,
         "approval_timeout": _approval_timeout,
         "approval_rejected": _approval_rejected,
+        "approval_superseded": _approval_superseded,
         "restore_failed": _restore_failed,
         "normal": _normal,
     }
@@ -252,8 +254,13 @@ class ApprovalDecision(BaseModel):
 
 def _approved(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
     decision = ApprovalDecision.model_validate(ctx.approval or {})
-    if decision.decided_by == ctx.requested_by:
-        raise ValueError(f"approval by {decision.decided_by}: the requester cannot approve their own request")
+    current = rt.state.get(scope.key)
+    record = current if current is not None and current.incident_id == ctx.incident_id else None
+    if decision.decided_by in barred_approvers(record, ctx.requested_by):
+        raise ValueError(
+            f"approval by {decision.decided_by}: they requested this stage and cannot approve their own "
+            "request; ask another approver"
+        )
     record = transition_incident(
         rt,
         scope,
@@ -264,6 +271,41 @@ def _approved(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
         extra=lambda _: {"pending_approval": None},
     )
     return plan_output(rt, ctx, record, "approval_granted")
+
+
+def _approval_superseded(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
+    """The approval the execution waited on was answered with `Superseded`: a kill switch, a manual level or
+    a more severe alarm moved the scope to another stage. The lifecycle is already there; plan it now."""
+    error = ctx.approval_error or {}
+    try:
+        cause = json.loads(str(error.get("Cause", "{}")))
+    except ValueError:
+        cause = {}
+    if not isinstance(cause, dict):
+        cause = {}
+    superseded = str(cause.get("superseded_stage") or (ctx.plan.stage if ctx.plan else "") or "")
+
+    def clear(current: ScopeRecord) -> ScopeRecord | None:
+        pending = current.pending_approval
+        if current.incident_id != ctx.incident_id or pending is None:
+            return None
+        if pending.stage == current.lifecycle.stage:
+            return None
+        return current.model_copy(update={"pending_approval": None, "updated_at": rt.now()})
+
+    record = rt.state.mutate(scope, clear, plan=rt.plan)
+    rt.record(
+        AuditEvent(
+            action="approval:superseded_replanned",
+            actor=SYSTEM_ACTOR,
+            reason=f"the approval for {superseded or 'the stage'} was superseded by "
+            f"{record.lifecycle.stage}; planning the new stage",
+            scope_key=scope.key,
+            incident_id=ctx.incident_id,
+            details={"superseded_stage": superseded, "stage": record.lifecycle.stage, "cause": cause},
+        )
+    )
+    return plan_output(rt, ctx, record, "approval_superseded")
 
 
 def _approval_rejected(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
@@ -326,6 +368,7 @@ def _normal(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
             "last_known_good_release": release or current.last_known_good_release,
             "deployed_config_version": version if version is not None else current.deployed_config_version,
             "pending_approval": None,
+            "level_requested_by": None,
             "approval_declined": False,
             "execution_arn": None,
         }

@@ -277,3 +277,29 @@ def test_the_stack_deploys_the_normal_baseline_first() -> None:
     deployment = res["InitialDeployment"]["Properties"]
     assert deployment["ConfigurationVersion"] == {"Ref": "InitialToggles"}
     assert deployment["DeploymentStrategyId"] == {"Ref": "ImmediateStrategy"}
+
+
+def test_every_function_that_reattaches_monitors_names_the_environments_monitors() -> None:
+    # Given the AppConfig environment's monitors
+    [environment] = resources("AWS::AppConfig::Environment").values()
+    monitors = [
+        (m["AlarmArn"]["Fn::GetAtt"][0], m["AlarmRoleArn"]["Fn::GetAtt"][0])
+        for m in environment["Properties"]["Monitors"]
+    ]
+    # When each function's APPCONFIG_MONITORS is read back
+    configured = {
+        name: fn["Properties"]["Environment"]["Variables"]["APPCONFIG_MONITORS"]["Fn::Sub"]
+        for name, fn in resources("AWS::Lambda::Function").items()
+        if "APPCONFIG_MONITORS" in fn["Properties"].get("Environment", {}).get("Variables", {})
+    }
+    # Then ApplyToggles (after a rollback) and ManualRollback (after a recover) re-attach exactly those
+    assert set(configured) == {"ApplyTogglesFunction", "ManualRollbackFunction"}
+    for value in configured.values():
+        named = [
+            (
+                m["AlarmArn"].removeprefix("${").removesuffix(".Arn}"),
+                m["AlarmRoleArn"].removeprefix("${").removesuffix(".Arn}"),
+            )
+            for m in json.loads(value)
+        ]
+        assert named == monitors
