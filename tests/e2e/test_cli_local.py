@@ -78,7 +78,8 @@ def wait_for(stack: LocalStack, predicate: Any, timeout: float = 60.0) -> None:
 
 
 def one_error_line(result: Result) -> str:
-    lines = [line for line in result.output.splitlines() if line.strip()]
+    """The command's own lines (see `json_of`: in-process Lambdas log JSON to the same stdout)."""
+    lines = [line for line in result.output.splitlines() if line.strip() and not line.startswith('{"')]
     assert len(lines) == 1, result.output
     assert "Traceback" not in result.output
     assert lines[0].startswith("error:")

@@ -101,6 +101,9 @@ class ExecutionContext(BaseModel):
     apply_error: dict[str, Any] | None = None
     restore_error: dict[str, Any] | None = None
     approval_error: dict[str, Any] | None = None
+    controller_error: dict[str, Any] | None = Field(
+        None, description="Error and Cause of the step that failed for good (the ControllerFailed page)."
+    )
 
 
 class TaskEvent(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,7 +26,9 @@ from failsafe.domain.scope import Scope
 NOTIFY_ACTOR = "failsafe:notify"
 # PagerDuty is paged when a rollback begins and updated (same dedup_key) when it gets worse. The approval
 # request only goes to SNS: it must return fast, since the state machine waits on its task token.
-PAGE_EVENTS = frozenset({"rollback_started", "apply_failed", "escalated", "restore_failed"})
+PAGE_EVENTS = frozenset(
+    {"rollback_started", "apply_failed", "escalated", "restore_failed", "controller_failed"}
+)
 
 
 class NotifyResult(BaseModel):
@@ -45,12 +48,29 @@ def _severity(ctx: ExecutionContext, record: ScopeRecord | None) -> str:
     return "manual"
 
 
+def step_error(caught: dict[str, Any] | None) -> dict[str, str] | None:
+    """A Catch's {Error, Cause} for people: a Lambda's Cause is its JSON error, of which the message is
+    what matters (the stack trace stays in the function's logs)."""
+    if caught is None:
+        return None
+    cause = str(caught.get("Cause", ""))
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        cause = str(parsed["errorMessage"])
+    return {"error": str(caught.get("Error", "")), "message": cause[:1000]}
+
+
 def notify(rt: Runtime, event: str, ctx: ExecutionContext) -> NotifyResult:
     scope = Scope.parse(ctx.scope)
     record = rt.state.get(scope.key)
     plan = ctx.plan
     severity = _severity(ctx, record)
-    state_after = plan.state if plan else (record.state if record else None)
+    # A failed controller step has no plan of its own: what is in force is what the record says.
+    failed = event == "controller_failed"
+    state_after = plan.state if plan and not failed else (record.state if record else None)
     note = Notification(
         event=event,
         incident_id=ctx.incident_id,
@@ -68,11 +88,14 @@ def notify(rt: Runtime, event: str, ctx: ExecutionContext) -> NotifyResult:
             "next_step": plan.next_step if plan else None,
             "source": ctx.source,
             "health": ctx.health.model_dump(mode="json") if ctx.health else None,
+            # What the last deployment or release revert did, e.g. a revert with no earlier release.
+            "deployment": ctx.deployment.detail if ctx.deployment else None,
+            "error": step_error(ctx.controller_error),
         },
     )
     result = NotifyResult(event=event)
     result = _channel(rt, result, "sns", ctx, lambda: rt.notifier.publish(note))
-    closing = plan is not None and plan.next_step in ("done", "close")
+    closing = event not in PAGE_EVENTS and plan is not None and plan.next_step in ("done", "close")
     if event in PAGE_EVENTS or closing:
         page = PagerDutyEvent(
             incident_id=ctx.incident_id,
@@ -90,6 +113,7 @@ def notify(rt: Runtime, event: str, ctx: ExecutionContext) -> NotifyResult:
                 "stage": note.stage,
                 "reason": ctx.reason,
                 "requested_by": ctx.requested_by,
+                "error": step_error(ctx.controller_error),
             },
         )
         if closing:

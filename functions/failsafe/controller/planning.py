@@ -208,8 +208,11 @@ def _applied(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
         scope,
         ctx.incident_id,
         EventKind.STAGE_APPLIED,
-        reason=f"deployment {deployment.deployment_number} (version {deployment.config_version}) COMPLETE",
+        reason=deployment.detail
+        if deployment.kind == "revert"
+        else f"deployment {deployment.deployment_number} (version {deployment.config_version}) COMPLETE",
         stage=stage,
+        extra=lambda _: {"deploy_attempts": 0},
         details={"deployment": deployment.model_dump(mode="json")},
     )
     return plan_output(rt, ctx, record, "stage_applied")

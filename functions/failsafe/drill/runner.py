@@ -527,7 +527,9 @@ class _Drill:
         return series(backend, spec, starts)
 
     def metrics(self, m: Milestones, end: datetime) -> tuple[float | None, float | None, list[int]]:
-        after = self.stat(contract.FILL_RATE, "Average", m.converged, m.normal or end)
+        # While the mitigation is in force: from the clients' convergence on the stage that mitigated to the
+        # restore (after which the pre-incident toggles serve again).
+        after = self.stat(contract.FILL_RATE, "Average", m.mitigated, m.restore_started or m.normal or end)
         during = self.stat(contract.FILL_RATE, "Average", m.incident, m.normal or end)
         start = m.incident or m.fault
         stop = m.normal or end

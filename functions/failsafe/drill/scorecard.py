@@ -49,6 +49,12 @@ class Milestones(BaseModel):
     deployed: datetime | None = None
     converged: datetime | None = None
     recovered: datetime | None = None
+    mitigated: datetime | None = Field(
+        None, description="Clients converged on the last stage deployed before the restore (the cure)."
+    )
+    restore_started: datetime | None = Field(
+        None, description="The first restore deployment: the mitigation is in force until then."
+    )
     normal: datetime | None = None
     alarm_name: str | None = None
     incident_id: str | None = None
@@ -127,13 +133,7 @@ def milestones(timeline: Timeline, alarm_prefix: str) -> Milestones:
     )
     version = deployed.data.get("config_version") if deployed else None
     document = deployed.data.get("document_version") if deployed else None
-    converged = None
-    if deployed is not None and isinstance(document, int):
-        # clients report the document's metadata.version, not AppConfig's version number
-        converged = timeline.first(
-            lambda e: e.kind == "client:version" and int(e.data.get("version", 0)) >= document,
-            after=deployed.at,
-        )
+    converged = _clients_on(timeline, deployed)
     recovered = timeline.first(_is_transition_to("RECOVERY_VERIFY"), after=incident.at if incident else None)
     since = recovered or incident
     normal = timeline.first(_is_transition_to("NORMAL"), after=since.at if since else None)
@@ -152,6 +152,17 @@ def milestones(timeline: Timeline, alarm_prefix: str) -> Milestones:
     restores = [
         e for e in timeline.sorted() if e.kind == "deployment:started" and "restore" in str(e.why).lower()
     ]
+    # The stage that mitigated is the last one deployed before the restore (a P2's stage 1 may be followed
+    # by a P1's stage 2 within a minute); the clients' convergence on it starts "after mitigation".
+    rollbacks = [
+        e
+        for e in timeline.sorted()
+        if e.kind == "deployment:complete"
+        and "restore" not in str(e.why or "").lower()
+        and (incident is None or e.at >= incident.at)
+        and (not restores or e.at < restores[0].at)
+    ]
+    mitigated = _clients_on(timeline, rollbacks[-1]) if rollbacks else None
     return Milestones(
         fault=fault.at if fault else (operator.at if operator else None),
         alarm=alarm.at if alarm else None,
@@ -159,6 +170,8 @@ def milestones(timeline: Timeline, alarm_prefix: str) -> Milestones:
         deployed=deployed.at if deployed else None,
         converged=converged.at if converged else None,
         recovered=recovered.at if recovered else None,
+        mitigated=mitigated.at if mitigated else None,
+        restore_started=restores[0].at if restores else None,
         normal=normal.at if normal else None,
         alarm_name=str(alarm.data.get("alarm")) if alarm else None,
         incident_id=str(incident_id) if incident_id else None,
@@ -168,6 +181,17 @@ def milestones(timeline: Timeline, alarm_prefix: str) -> Milestones:
         deployed_document_version=document if isinstance(document, int) else None,
         refires=len(refires),
         restores=len(restores),
+    )
+
+
+def _clients_on(timeline: Timeline, deployment: TimelineEvent | None) -> TimelineEvent | None:
+    """The first client report of `deployment`'s document (clients report its metadata.version)."""
+    document = deployment.data.get("document_version") if deployment else None
+    if deployment is None or not isinstance(document, int):
+        return None
+    return timeline.first(
+        lambda e: e.kind == "client:version" and int(e.data.get("version", 0)) >= document,
+        after=deployment.at,
     )
 
 

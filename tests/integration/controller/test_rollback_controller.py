@@ -155,6 +155,9 @@ def test_manual_level_3_waits_for_an_approver_other_than_the_requester(controlle
     # (the local recommender has one published version, which is also the last known good one: the
     # revert has nothing earlier to go to and says so instead of escalating)
     assert "release:revert_skipped" in [e["action"] for e in audit]
+    # (and the revert stage's transition says so too, rather than claiming a deployment)
+    applied = [e["reason"] for e in audit if e["action"] == "transition:STAGE_APPLIED"]
+    assert any("no earlier release to revert to" in reason for reason in applied), applied
     assert controller.record(SCOPE)["lifecycle"]["state"] == "NORMAL"
     assert _document(controller)["overrides"] == []
 

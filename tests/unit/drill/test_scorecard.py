@@ -104,6 +104,31 @@ def test_milestones_are_the_first_matching_events_of_the_timeline() -> None:
     assert m.refires == 0
 
 
+def test_mitigation_is_scored_on_the_last_stage_before_the_restore() -> None:
+    # Given a P2's stage 1 at 630 s, then a P1's stage 2 deployed at 660 s and reached by clients at 720 s
+    timeline = incident_timeline()
+    timeline.add(
+        TimelineEvent(
+            at=at(660),
+            source="appconfig",
+            kind="deployment:complete",
+            title="deployment #3",
+            why="failsafe inc-1: recommender/prod -> stage_2",
+            data={"config_version": 4, "document_version": 3},
+        )
+    )
+    timeline.add(
+        TimelineEvent(at=at(720), source="client", kind="client:version", title="v3", data={"version": 3})
+    )
+
+    # When milestones are picked
+    m = milestones(timeline, PREFIX)
+
+    # Then "converged" is still the first rollback's (the timing target), while the mitigation the fill
+    # rate is measured over runs from the clients reaching the last stage until the restore started
+    assert (m.converged, m.mitigated, m.restore_started) == (at(700), at(720), at(1800))
+
+
 def test_a_client_older_than_the_deployed_version_is_not_converged() -> None:
     # Given the only client observation is of the old version
     timeline = incident_timeline()

@@ -159,6 +159,34 @@ def test_a_deployment_rolled_back_by_appconfig_is_retried_then_escalated(world: 
     assert audit_actions(world).count("toggles:rolled_back") == 4
 
 
+def test_a_stage_that_needed_retries_leaves_the_next_stage_all_of_its_own(world: World) -> None:
+    # Given a P2 incident whose first deployment AppConfig rolls back once (a monitor in ALARM)
+    state = _open_p2(world)
+    plan(state, "begin")
+    env = world.env
+    alarm_arn = world.client("cloudwatch").describe_alarms(
+        AlarmNames=["failsafe-recommender-prod-coverage-p1"]
+    )["MetricAlarms"][0]["AlarmArn"]
+    world.client("appconfig").update_environment(
+        ApplicationId=env["APPCONFIG_APPLICATION_ID"],
+        EnvironmentId=env["APPCONFIG_ENVIRONMENT_ID"],
+        Monitors=[{"AlarmArn": alarm_arn, "AlarmRoleArn": "arn:aws:iam::123456789012:role/monitor"}],
+    )
+    world.set_alarm("coverage-p1", "ALARM")
+    state["deployment"] = task(apply_toggles, "apply", state)
+    world.clock.advance(5)
+    assert task(apply_toggles, "check", state)["rolled_back"] is True
+    # When the retry completes and stage 1 is in force
+    world.set_alarm("coverage-p1", "OK")
+    assert deploy_until_complete(world, state)["attempt"] == 2
+    plan(state, "applied")
+    # Then escalating to stage 2 starts again at attempt 1
+    world.clock.advance(301)
+    assert health(state)["status"] == "ESCALATE"
+    plan(state, "plan")
+    assert task(apply_toggles, "apply", state)["attempt"] == 1
+
+
 def test_a_concurrent_deployment_raises_a_retryable_conflict(world: World) -> None:
     # Given another deployment in progress in the environment
     state = _open_p2(world)

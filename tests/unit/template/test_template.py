@@ -303,3 +303,32 @@ def test_every_function_that_reattaches_monitors_names_the_environments_monitors
             for m in json.loads(value)
         ]
         assert named == monitors
+
+
+def test_every_task_of_the_state_machine_ends_in_a_page_when_it_fails_for_good() -> None:
+    # Given the rollback state machine
+    states = json.loads((ROOT / "infra" / "statemachine" / "rollback.asl.json").read_text())["States"]
+    # When each Task's catch-all is followed
+    uncaught = [
+        name
+        for name, s in states.items()
+        if s["Type"] == "Task" and not any("States.ALL" in c["ErrorEquals"] for c in s.get("Catch", []))
+    ]
+    # Then none is missing, and ControllerFailed pages (Notify with controller_failed) before it fails
+    assert uncaught == []
+    failed = states["ControllerFailed"]
+    assert failed["Parameters"]["event"] == "controller_failed"
+    assert states[failed["Next"]]["Type"] == "Fail"
+
+
+def test_a_failed_execution_is_alarmed_to_the_notification_topic() -> None:
+    # Given the template's controller alarms
+    [alarm] = [
+        a["Properties"]
+        for a in resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "ExecutionsFailed"
+    ]
+    # Then the rollback state machine's failed executions reach the notification topic
+    assert alarm["Namespace"] == "AWS/States"
+    assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "RollbackStateMachine"}}]
+    assert alarm["AlarmActions"] == [{"Ref": "NotificationTopic"}]
