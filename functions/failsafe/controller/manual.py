@@ -33,6 +33,7 @@ from failsafe.domain.diff import blast_radius, diff_documents
 from failsafe.domain.lifecycle import EventKind, IllegalTransitionError
 from failsafe.domain.plans import Level, PlanError, Stage, apply_to_document, restore_document
 from failsafe.domain.scope import Scope, ScopeError
+from failsafe.domain.toggles import ToggleDocument
 
 LEVELS = ", ".join(level.value for level in Level)
 RESTORE_ATTEMPTS = 3
@@ -282,16 +283,7 @@ def recover(rt: Runtime, request: ManualRequest, scope: Scope) -> dict[str, Any]
     assert incident_id is not None
     if request.dry_run:
         _, document = current_document(rt)
-        after = document
-        if any(o.scope == scope and o.incident_id == incident_id for o in document.overrides):
-            after = restore_document(
-                document,
-                scope,
-                incident_id=incident_id,
-                author=request.requested_by,
-                reason=request.reason,
-                at=rt.now(),
-            )
+        after = _without_incident(rt, request, document, scope, incident_id) or document
         return {
             "dry_run": True,
             "changed": False,
@@ -400,14 +392,13 @@ def _restore(rt: Runtime, request: ManualRequest, scope: Scope, incident_id: str
     raise AssertionError("unreachable")
 
 
-def _restore_once(
-    rt: Runtime, request: ManualRequest, scope: Scope, incident_id: str
-) -> dict[str, Any] | None:
-    head = rt.deployer.settled_head()
-    version, document = current_document(rt)
+def _without_incident(
+    rt: Runtime, request: ManualRequest, document: ToggleDocument, scope: Scope, incident_id: str
+) -> ToggleDocument | None:
+    """`document` without the incident's overrides (what they replaced put back); None if it holds none."""
     if not any(o.scope == scope and o.incident_id == incident_id for o in document.overrides):
         return None
-    new = restore_document(
+    return restore_document(
         document,
         scope,
         incident_id=incident_id,
@@ -415,6 +406,16 @@ def _restore_once(
         reason=request.reason,
         at=rt.now(),
     )
+
+
+def _restore_once(
+    rt: Runtime, request: ManualRequest, scope: Scope, incident_id: str
+) -> dict[str, Any] | None:
+    head = rt.deployer.settled_head()
+    version, document = current_document(rt)
+    new = _without_incident(rt, request, document, scope, incident_id)
+    if new is None:
+        return None
     description = f"failsafe {incident_id}: manual recover {scope.key} by {request.requested_by}"
     config_version = rt.deployer.create_version(new.model_dump(mode="json"), description)
     strategy = (

@@ -22,6 +22,12 @@ from failsafe.local.stack import LocalStack
 ROOT = Path(__file__).resolve().parents[3]
 
 
+def sample_event(name: str, **changes: Any) -> dict[str, Any]:
+    """A sample event of `events/` (the ones `sam local invoke` uses), with fields changed."""
+    data: dict[str, Any] = json.loads((ROOT / "events" / name).read_text())
+    return {**data, **changes}
+
+
 @dataclass
 class Controller:
     stack: LocalStack
@@ -31,6 +37,14 @@ class Controller:
 
     def client(self, name: str) -> Any:
         return self.stack.client(name)
+
+    def invoke(self, function_output: str, event: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Invoke the function a stack output names, as `sam remote invoke` would: (payload, failed)."""
+        response = self.client("lambda").invoke(
+            FunctionName=self.outputs[function_output], Payload=json.dumps(event).encode()
+        )
+        payload: dict[str, Any] = json.loads(response["Payload"].read())
+        return payload, "FunctionError" in response
 
     @property
     def outputs(self) -> dict[str, str]:

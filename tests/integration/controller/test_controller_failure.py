@@ -3,10 +3,7 @@ handlers, on the local stack."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from tests.integration.controller.conftest import ROOT, Controller
+from tests.integration.controller.conftest import Controller, sample_event
 
 from failsafe.handlers._common import reset_runtimes
 from failsafe.local.stepfunctions import wait_for_execution
@@ -33,16 +30,6 @@ def _restore_health_checks(controller: Controller, variables: dict[str, str]) ->
     reset_runtimes()
 
 
-def _invoke(controller: Controller, event_file: str) -> dict[str, Any]:
-    event = json.loads((ROOT / "events" / event_file).read_text())
-    response = controller.client("lambda").invoke(
-        FunctionName=controller.outputs["ManualRollbackFunctionName"], Payload=json.dumps(event).encode()
-    )
-    payload: dict[str, Any] = json.loads(response["Payload"].read())
-    assert "FunctionError" not in response, payload
-    return payload
-
-
 def test_a_step_failing_for_good_pages_with_the_error_and_leaves_the_rollback_in_force(
     controller: Controller,
 ) -> None:
@@ -50,7 +37,9 @@ def test_a_step_failing_for_good_pages_with_the_error_and_leaves_the_rollback_in
     variables = _break_health_checks(controller)
     try:
         # When the kill switch is pulled and the controller reaches its first health check
-        incident_id = _invoke(controller, "kill-switch.json")["incident_id"]
+        started, failed = controller.invoke("ManualRollbackFunctionName", sample_event("kill-switch.json"))
+        assert not failed, started
+        incident_id = started["incident_id"]
         arn = controller.outputs["StateMachineArn"].replace(":stateMachine:", ":execution:")
         execution = wait_for_execution(
             controller.client("stepfunctions"), f"{arn}:{incident_id}", timeout_s=60

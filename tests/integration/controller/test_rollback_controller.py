@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from tests.integration.controller.conftest import ROOT, Controller
+from tests.integration.controller.conftest import Controller, sample_event
 
 from failsafe.local.stepfunctions import wait_for_execution
 
@@ -87,21 +87,6 @@ def test_p2_alarm_degrades_recovers_verifies_restores_and_reports(controller: Co
     assert {"audit", "execution", "appconfig"} <= {t["source"] for t in report["timeline"]}
 
 
-def _invoke(
-    controller: Controller, function_output: str, event: dict[str, Any]
-) -> tuple[dict[str, Any], bool]:
-    response = controller.client("lambda").invoke(
-        FunctionName=controller.outputs[function_output], Payload=json.dumps(event).encode()
-    )
-    payload: dict[str, Any] = json.loads(response["Payload"].read())
-    return payload, "FunctionError" in response
-
-
-def _event(name: str, **changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((ROOT / "events" / name).read_text())
-    return {**data, **changes}
-
-
 def _wait_for_approval_request(controller: Controller, scope: str, timeout: float = 20.0) -> dict[str, Any]:
     """Until the approval request was stored and notified (the request task has returned)."""
     deadline = time.monotonic() + timeout
@@ -123,7 +108,7 @@ def _wait_for_approval_request(controller: Controller, scope: str, timeout: floa
 
 def test_manual_level_3_waits_for_an_approver_other_than_the_requester(controller: Controller) -> None:
     # Given the operator's level 3 event, invoked as `sam remote invoke` would
-    started, failed = _invoke(controller, "ManualRollbackFunctionName", _event("manual-level-3.json"))
+    started, failed = controller.invoke("ManualRollbackFunctionName", sample_event("manual-level-3.json"))
     assert not failed, started
     incident_id = started["incident_id"]
     # When the controller has applied stages 1-3 and asks for the revert's approval
@@ -132,17 +117,16 @@ def test_manual_level_3_waits_for_an_approver_other_than_the_requester(controlle
     [override] = _document(controller)["overrides"]
     assert (override["toggles"]["exposure_percent"], override["toggles"]["experiment_freeze"]) == (50, True)
     # Then the requester cannot approve, and the state is unchanged
-    answer, failed = _invoke(
-        controller,
+    answer, failed = controller.invoke(
         "ApprovalCallbackFunctionName",
-        _event("approval-by-requester.json", incident_id=incident_id),
+        sample_event("approval-by-requester.json", incident_id=incident_id),
     )
     assert failed
     assert "cannot approve" in answer["errorMessage"]
     assert controller.record(SCOPE)["pending_approval"] is not None
     # When bob approves
-    answer, failed = _invoke(
-        controller, "ApprovalCallbackFunctionName", _event("approval.json", incident_id=incident_id)
+    answer, failed = controller.invoke(
+        "ApprovalCallbackFunctionName", sample_event("approval.json", incident_id=incident_id)
     )
     assert not failed, answer
     execution = _execution(controller, incident_id)
@@ -164,10 +148,9 @@ def test_manual_level_3_waits_for_an_approver_other_than_the_requester(controlle
 
 def test_unanswered_approval_times_out_notifies_and_stays_safe(controller: Controller) -> None:
     # Given a level 3 waiting for approval
-    started, _ = _invoke(
-        controller,
+    started, _ = controller.invoke(
         "ManualRollbackFunctionName",
-        _event("manual-level-3.json", requested_by="carol@example.com"),
+        sample_event("manual-level-3.json", requested_by="carol@example.com"),
     )
     incident_id = started["incident_id"]
     _wait_for_approval_request(controller, SCOPE)
@@ -189,7 +172,7 @@ def test_unanswered_approval_times_out_notifies_and_stays_safe(controller: Contr
 
 def test_kill_switch_applies_emergency_in_the_scope(controller: Controller) -> None:
     # Given the kill switch event
-    started, failed = _invoke(controller, "ManualRollbackFunctionName", _event("kill-switch.json"))
+    started, failed = controller.invoke("ManualRollbackFunctionName", sample_event("kill-switch.json"))
     assert not failed, started
     incident_id = started["incident_id"]
     execution = _execution(controller, incident_id)
@@ -210,9 +193,9 @@ def test_bad_manual_input_is_a_clear_function_error_and_changes_nothing(controll
     # Given the stack at rest
     before = controller.record(SCOPE)
     # When the operator asks for level 7, or forgets the reason
-    level7, failed7 = _invoke(controller, "ManualRollbackFunctionName", _event("manual-level-7.json"))
-    noreason, failed_reason = _invoke(
-        controller, "ManualRollbackFunctionName", _event("manual-missing-reason.json")
+    level7, failed7 = controller.invoke("ManualRollbackFunctionName", sample_event("manual-level-7.json"))
+    noreason, failed_reason = controller.invoke(
+        "ManualRollbackFunctionName", sample_event("manual-missing-reason.json")
     )
     # Then both fail with the reason, and the scope's record is unchanged
     assert failed7

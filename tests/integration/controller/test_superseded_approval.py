@@ -3,31 +3,15 @@ emergency stage at once, with nobody answering the approval (the parked task is 
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from tests.integration.controller.conftest import ROOT, Controller
+from tests.integration.controller.conftest import Controller, sample_event
 
 from failsafe.local.stepfunctions import wait_for_execution
 
 SCOPE = "recommender/prod"
-
-
-def _event(name: str, **changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((ROOT / "events" / name).read_text())
-    return {**data, **changes}
-
-
-def _invoke(
-    controller: Controller, function_output: str, event: dict[str, Any]
-) -> tuple[dict[str, Any], bool]:
-    response = controller.client("lambda").invoke(
-        FunctionName=controller.outputs[function_output], Payload=json.dumps(event).encode()
-    )
-    payload: dict[str, Any] = json.loads(response["Payload"].read())
-    return payload, "FunctionError" in response
 
 
 def _wait_for_approval_request(controller: Controller, timeout: float = 20.0) -> dict[str, Any]:
@@ -64,10 +48,9 @@ def test_kill_switch_during_a_pending_revert_approval_deploys_emergency_without_
     controller: Controller,
 ) -> None:
     # Given carol's Level 3 with stages 1-3 in force, parked on the revert approval
-    started, failed = _invoke(
-        controller,
+    started, failed = controller.invoke(
         "ManualRollbackFunctionName",
-        _event("manual-level-3.json", requested_by="carol@example.com"),
+        sample_event("manual-level-3.json", requested_by="carol@example.com"),
     )
     assert not failed, started
     incident_id = started["incident_id"]
@@ -75,8 +58,8 @@ def test_kill_switch_during_a_pending_revert_approval_deploys_emergency_without_
     assert record["lifecycle"]["applied_stage"] == "stage_3"
     asked_at = controller.clock.now()
     # When bob pulls the kill switch (nobody answers the approval)
-    joined, failed = _invoke(
-        controller, "ManualRollbackFunctionName", _event("kill-switch.json", requested_by="bob@example.com")
+    joined, failed = controller.invoke(
+        "ManualRollbackFunctionName", sample_event("kill-switch.json", requested_by="bob@example.com")
     )
     # Then the request joined the incident and the emergency stage is in force within its target (120 s),
     # on the local clock

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.unit.handlers.conftest import FakeContext, World
+from tests.unit.handlers.conftest import REGION, FakeContext, World
 
+from failsafe.aws.appconfig_deployer import AppConfigDeployer, AppConfigTarget
+from failsafe.controller.runtime import shared_client
 from failsafe.handlers import alarm_ingest, apply_toggles, health_check, notify, plan_stage
 
 
@@ -87,3 +89,32 @@ def executions(world: World) -> list[dict[str, Any]]:
 def audit_actions(world: World) -> list[str]:
     items = world.client("dynamodb").scan(TableName="audit")["Items"]
     return [i["action"]["S"] for i in sorted(items, key=lambda i: int(i["seq"]["N"]))]
+
+
+class RecordingExecutions:
+    """Stands in for Step Functions' SendTaskSuccess/Failure (moto has no waiting task to answer)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, Any]] = []
+
+    def send_success(self, token: str, output: dict[str, Any]) -> None:
+        self.calls.append(("success", token, output))
+
+    def send_failure(self, token: str, error: str, cause: str) -> None:
+        self.calls.append(("failure", token, (error, json.loads(cause))))
+
+
+def world_deployer(world: World) -> AppConfigDeployer:
+    """An AppConfig deployer on the world's environment, on its clock."""
+    env = world.env
+    return AppConfigDeployer(
+        shared_client("appconfig", REGION),
+        AppConfigTarget(
+            application_id=env["APPCONFIG_APPLICATION_ID"],
+            environment_id=env["APPCONFIG_ENVIRONMENT_ID"],
+            profile_id=env["APPCONFIG_PROFILE_ID"],
+            immediate_strategy_id=env["APPCONFIG_IMMEDIATE_STRATEGY_ID"],
+            gradual_strategy_id=env["APPCONFIG_GRADUAL_STRATEGY_ID"],
+        ),
+        clock=world.clock,
+    )

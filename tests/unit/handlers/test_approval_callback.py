@@ -7,25 +7,19 @@ from typing import Any
 
 import pytest
 from tests.unit.handlers.conftest import FakeContext, World, load_event
-from tests.unit.handlers.helpers import audit_actions, execution_input, plan, state_record, task
+from tests.unit.handlers.helpers import (
+    RecordingExecutions,
+    audit_actions,
+    execution_input,
+    plan,
+    state_record,
+    task,
+)
 
 from failsafe.controller.approval import ApprovalError, ApprovalExpiredError
 from failsafe.handlers import approval_callback, manual_rollback, notify
 from failsafe.handlers._common import runtime
 from failsafe.handlers.approval_callback import ApprovalCallbackEnv
-
-
-class RecordingExecutions:
-    """Stands in for Step Functions' SendTaskSuccess/Failure (moto has no waiting task to answer)."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, Any]] = []
-
-    def send_success(self, token: str, output: dict[str, Any]) -> None:
-        self.calls.append(("success", token, output))
-
-    def send_failure(self, token: str, error: str, cause: str) -> None:
-        self.calls.append(("failure", token, (error, json.loads(cause))))
 
 
 def _waiting_for_approval(world: World) -> tuple[dict[str, Any], RecordingExecutions]:

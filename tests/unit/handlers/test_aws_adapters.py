@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from tests.unit.handlers.conftest import REGION, ROUTING_KEY, World
+from tests.unit.handlers.helpers import world_deployer
 
 from failsafe.aws.appconfig_deployer import (
-    AppConfigDeployer,
-    AppConfigTarget,
     DeploymentConflictError,
     DeploymentRolledBackError,
 )
@@ -175,24 +174,9 @@ def test_audit_entries_cannot_be_overwritten_by_the_adapter(world: World) -> Non
 # -- AppConfig deployer -----------------------------------------------------------------------------
 
 
-def _deployer(world: World) -> AppConfigDeployer:
-    env = world.env
-    return AppConfigDeployer(
-        shared_client("appconfig", REGION),
-        AppConfigTarget(
-            application_id=env["APPCONFIG_APPLICATION_ID"],
-            environment_id=env["APPCONFIG_ENVIRONMENT_ID"],
-            profile_id=env["APPCONFIG_PROFILE_ID"],
-            immediate_strategy_id=env["APPCONFIG_IMMEDIATE_STRATEGY_ID"],
-            gradual_strategy_id=env["APPCONFIG_GRADUAL_STRATEGY_ID"],
-        ),
-        clock=world.clock,
-    )
-
-
 def test_deployer_deploys_immediately_to_complete_and_reads_it_back(world: World) -> None:
     # Given nothing deployed yet
-    deployer = _deployer(world)
+    deployer = world_deployer(world)
     assert deployer.latest_complete_version() is None
     # When deploying a document with the immediate strategy
     status = deployer.deploy(
@@ -206,7 +190,7 @@ def test_deployer_deploys_immediately_to_complete_and_reads_it_back(world: World
 
 def test_deployer_gradual_waits_on_the_clock(world: World) -> None:
     # Given a gradual strategy of 10 minutes + 5 minutes bake
-    deployer = _deployer(world)
+    deployer = world_deployer(world)
     started = world.clock.time()
     # When deploying with it and waiting
     status = deployer.deploy({"v": 2}, strategy_id=deployer.target.gradual_strategy_id, description="restore")
@@ -217,7 +201,7 @@ def test_deployer_gradual_waits_on_the_clock(world: World) -> None:
 
 def test_deployer_conflict_backs_off_then_raises(world: World) -> None:
     # Given a gradual deployment in progress
-    deployer = _deployer(world)
+    deployer = world_deployer(world)
     version = deployer.create_version({"v": 1}, "first")
     deployer.start(version, deployer.target.gradual_strategy_id, "slow")
     before = world.clock.time()
@@ -241,7 +225,7 @@ def test_deployer_detects_a_rollback_by_a_monitor(world: World) -> None:
         Monitors=[{"AlarmArn": alarm_arn, "AlarmRoleArn": "arn:aws:iam::123456789012:role/monitor"}],
     )
     world.set_alarm("coverage-p1", "ALARM")
-    deployer = _deployer(world)
+    deployer = world_deployer(world)
     # When a gradual deployment runs
     version = deployer.create_version({"v": 1}, "monitored")
     number = deployer.start(version, deployer.target.gradual_strategy_id, "monitored")

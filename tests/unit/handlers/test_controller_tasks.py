@@ -127,19 +127,24 @@ def test_refire_during_verification_goes_back_with_a_longer_window(world: World)
     assert health(state)["status"] == "RECOVERED"
 
 
-def test_a_deployment_rolled_back_by_appconfig_is_retried_then_escalated(world: World) -> None:
-    # Given a P2 incident whose deployments AppConfig keeps rolling back
-    state = _open_p2(world)
-    plan(state, "begin")
+def _monitor_with(world: World, rule: str) -> None:
+    """Make the guardrail alarm of `rule` the AppConfig environment's monitor."""
     env = world.env
-    alarm_arn = world.client("cloudwatch").describe_alarms(
-        AlarmNames=["failsafe-recommender-prod-coverage-p1"]
-    )["MetricAlarms"][0]["AlarmArn"]
+    alarm_arn = world.client("cloudwatch").describe_alarms(AlarmNames=[f"failsafe-recommender-prod-{rule}"])[
+        "MetricAlarms"
+    ][0]["AlarmArn"]
     world.client("appconfig").update_environment(
         ApplicationId=env["APPCONFIG_APPLICATION_ID"],
         EnvironmentId=env["APPCONFIG_ENVIRONMENT_ID"],
         Monitors=[{"AlarmArn": alarm_arn, "AlarmRoleArn": "arn:aws:iam::123456789012:role/monitor"}],
     )
+
+
+def test_a_deployment_rolled_back_by_appconfig_is_retried_then_escalated(world: World) -> None:
+    # Given a P2 incident whose deployments AppConfig keeps rolling back
+    state = _open_p2(world)
+    plan(state, "begin")
+    _monitor_with(world, "coverage-p1")
     world.set_alarm("coverage-p1", "ALARM")
     attempts = 0
     while True:
@@ -163,15 +168,7 @@ def test_a_stage_that_needed_retries_leaves_the_next_stage_all_of_its_own(world:
     # Given a P2 incident whose first deployment AppConfig rolls back once (a monitor in ALARM)
     state = _open_p2(world)
     plan(state, "begin")
-    env = world.env
-    alarm_arn = world.client("cloudwatch").describe_alarms(
-        AlarmNames=["failsafe-recommender-prod-coverage-p1"]
-    )["MetricAlarms"][0]["AlarmArn"]
-    world.client("appconfig").update_environment(
-        ApplicationId=env["APPCONFIG_APPLICATION_ID"],
-        EnvironmentId=env["APPCONFIG_ENVIRONMENT_ID"],
-        Monitors=[{"AlarmArn": alarm_arn, "AlarmRoleArn": "arn:aws:iam::123456789012:role/monitor"}],
-    )
+    _monitor_with(world, "coverage-p1")
     world.set_alarm("coverage-p1", "ALARM")
     state["deployment"] = task(apply_toggles, "apply", state)
     world.clock.advance(5)

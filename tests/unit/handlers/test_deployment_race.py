@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.unit.handlers.conftest import REGION, FakeContext, World
-from tests.unit.handlers.helpers import current_document, deploy_until_complete, execution_input, plan
+from tests.unit.handlers.conftest import FakeContext, World
+from tests.unit.handlers.helpers import (
+    current_document,
+    deploy_until_complete,
+    execution_input,
+    plan,
+    world_deployer,
+)
 
-from failsafe.aws.appconfig_deployer import AppConfigDeployer, AppConfigTarget, DeploymentConflictError
+from failsafe.aws.appconfig_deployer import DeploymentConflictError
 from failsafe.controller import apply as apply_module
-from failsafe.controller.runtime import shared_client
 from failsafe.handlers import manual_rollback
 
 
@@ -24,21 +29,6 @@ def _manual_level_2(scope: str) -> dict[str, Any]:
     }
     response: dict[str, Any] = manual_rollback.handler(request, FakeContext())
     return response
-
-
-def _deployer(world: World) -> AppConfigDeployer:
-    env = world.env
-    return AppConfigDeployer(
-        shared_client("appconfig", REGION),
-        AppConfigTarget(
-            application_id=env["APPCONFIG_APPLICATION_ID"],
-            environment_id=env["APPCONFIG_ENVIRONMENT_ID"],
-            profile_id=env["APPCONFIG_PROFILE_ID"],
-            immediate_strategy_id=env["APPCONFIG_IMMEDIATE_STRATEGY_ID"],
-            gradual_strategy_id=env["APPCONFIG_GRADUAL_STRATEGY_ID"],
-        ),
-        clock=world.clock,
-    )
 
 
 def test_a_rollback_computed_before_another_scopes_deployment_is_recomputed_not_started(
@@ -76,7 +66,7 @@ def test_a_rollback_computed_before_another_scopes_deployment_is_recomputed_not_
 
 def test_the_head_is_not_settled_while_a_deployment_runs(world: World) -> None:
     # Given a gradual deployment in progress
-    deployer = _deployer(world)
+    deployer = world_deployer(world)
     assert deployer.settled_head() == 0
     version = deployer.create_version({"v": 1}, "slow")
     number = deployer.start(version, deployer.target.gradual_strategy_id, "slow")
@@ -93,7 +83,7 @@ def test_the_head_is_not_settled_while_a_deployment_runs(world: World) -> None:
 
 def test_a_start_expecting_an_older_head_is_refused_even_after_backing_off(world: World) -> None:
     # Given a change computed at head 0, and meanwhile a deployment that completed
-    deployer = _deployer(world)
+    deployer = world_deployer(world)
     head = deployer.settled_head()
     first = deployer.create_version({"v": 1}, "first")
     deployer.start(first, deployer.target.immediate_strategy_id, "first")
