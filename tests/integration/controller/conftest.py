@@ -7,6 +7,7 @@ with the scope back at NORMAL.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,24 @@ class Controller:
             for message in got:
                 out.append(json.loads(json.loads(message["Body"])["Message"]))
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def wait_for_approval_request(self, scope: str, timeout: float = 20.0) -> dict[str, Any]:
+        """Until the approval request was stored and notified (the request task has returned)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            record = self.record(scope)
+            incident_id = record["lifecycle"]["incident_id"]
+            notified = any(
+                e["action"].startswith("notification:")
+                and e["details"].get("event") == "approval_requested"
+                and e["details"].get("channel") == "sns"
+                for e in self.audit(incident_id)
+            )
+            if record.get("pending_approval") and notified:
+                time.sleep(0.2)  # let the Lambda return its result to the waiting task
+                return record
+            time.sleep(0.05)
+        raise AssertionError("the execution never asked for approval")
 
     def record(self, scope: str) -> dict[str, Any]:
         item = self.client("dynamodb").get_item(

@@ -87,32 +87,13 @@ def test_p2_alarm_degrades_recovers_verifies_restores_and_reports(controller: Co
     assert {"audit", "execution", "appconfig"} <= {t["source"] for t in report["timeline"]}
 
 
-def _wait_for_approval_request(controller: Controller, scope: str, timeout: float = 20.0) -> dict[str, Any]:
-    """Until the approval request was stored and notified (the request task has returned)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        record = controller.record(scope)
-        incident_id = record["lifecycle"]["incident_id"]
-        paged = any(
-            e["action"].startswith("notification:")
-            and e["details"].get("event") == "approval_requested"
-            and e["details"].get("channel") == "sns"
-            for e in controller.audit(incident_id)
-        )
-        if record.get("pending_approval") and paged:
-            time.sleep(0.2)  # let the Lambda return its result to the waiting task
-            return record
-        time.sleep(0.05)
-    raise AssertionError("the execution never asked for approval")
-
-
 def test_manual_level_3_waits_for_an_approver_other_than_the_requester(controller: Controller) -> None:
     # Given the operator's level 3 event, invoked as `sam remote invoke` would
     started, failed = controller.invoke("ManualRollbackFunctionName", sample_event("manual-level-3.json"))
     assert not failed, started
     incident_id = started["incident_id"]
     # When the controller has applied stages 1-3 and asks for the revert's approval
-    record = _wait_for_approval_request(controller, SCOPE)
+    record = controller.wait_for_approval_request(SCOPE)
     assert record["lifecycle"]["applied_stage"] == "stage_3"
     [override] = _document(controller)["overrides"]
     assert (override["toggles"]["exposure_percent"], override["toggles"]["experiment_freeze"]) == (50, True)
@@ -153,7 +134,7 @@ def test_unanswered_approval_times_out_notifies_and_stays_safe(controller: Contr
         sample_event("manual-level-3.json", requested_by="carol@example.com"),
     )
     incident_id = started["incident_id"]
-    _wait_for_approval_request(controller, SCOPE)
+    controller.wait_for_approval_request(SCOPE)
     # When nobody answers within the approval timeout (600 s here)
     controller.stack.tick(660)
     execution = _execution(controller, incident_id)

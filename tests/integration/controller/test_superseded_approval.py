@@ -14,23 +14,6 @@ from failsafe.local.stepfunctions import wait_for_execution
 SCOPE = "recommender/prod"
 
 
-def _wait_for_approval_request(controller: Controller, timeout: float = 20.0) -> dict[str, Any]:
-    """Until the approval request was stored and notified (the request task has returned)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        record = controller.record(SCOPE)
-        incident_id = record["lifecycle"]["incident_id"]
-        notified = any(
-            e["action"] == "notification:sent" and e["details"].get("event") == "approval_requested"
-            for e in controller.audit(incident_id)
-        )
-        if record.get("pending_approval") and notified:
-            time.sleep(0.2)  # let the Lambda return its result to the waiting task
-            return record
-        time.sleep(0.05)
-    raise AssertionError("the execution never asked for approval")
-
-
 def _wait_for_stage_in_force(
     controller: Controller, incident_id: str, stage: str, timeout: float = 20.0
 ) -> dict[str, Any]:
@@ -54,7 +37,7 @@ def test_kill_switch_during_a_pending_revert_approval_deploys_emergency_without_
     )
     assert not failed, started
     incident_id = started["incident_id"]
-    record = _wait_for_approval_request(controller)
+    record = controller.wait_for_approval_request(SCOPE)
     assert record["lifecycle"]["applied_stage"] == "stage_3"
     asked_at = controller.clock.now()
     # When bob pulls the kill switch (nobody answers the approval)
