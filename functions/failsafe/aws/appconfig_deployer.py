@@ -11,6 +11,7 @@ runs at real time and on the local stack is the drill's clock.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -140,6 +141,27 @@ class AppConfigDeployer:
             return None
         newest = max(items, key=lambda d: d.get("DeploymentNumber", 0))
         return {"DeploymentNumber": newest.get("DeploymentNumber", 0), "State": newest.get("State", "")}
+
+    def stop_running(self, should_stop: Callable[[str], bool]) -> DeploymentStatus | None:
+        """Stop the environment's deployment in progress when `should_stop(its description)`; AppConfig rolls
+        it back. Returns its status after the stop, or None when nothing was stopped."""
+        newest = self._newest_deployment()
+        if newest is None or newest["State"] in FINISHED_STATES:
+            return None
+        number = int(newest["DeploymentNumber"])
+        described = self._client.get_deployment(
+            ApplicationId=self.target.application_id,
+            EnvironmentId=self.target.environment_id,
+            DeploymentNumber=number,
+        )
+        if not should_stop(str(described.get("Description", ""))):
+            return None
+        self._client.stop_deployment(
+            ApplicationId=self.target.application_id,
+            EnvironmentId=self.target.environment_id,
+            DeploymentNumber=number,
+        )
+        return self.status(number)
 
     def _require_head(self, expected: int) -> None:
         newest = self._newest_deployment()

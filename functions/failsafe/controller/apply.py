@@ -7,8 +7,9 @@
   ConflictException (another deployment in progress) raises `DeploymentConflictError`, which the state
   machine retries with backoff; so does a deployment (another scope's) that started after the current
   document was read, since starting the computed document would drop what that deployment carries. A
-  stage whose action is the release revert points the recommender's alias back at the last-known-good
-  release.
+  rollback does not wait behind another incident's gradual restore: it stops it (AppConfig rolls it back,
+  so that scope stays rolled back and restores again later). A stage whose action is the release revert
+  points the recommender's alias back at the last-known-good release.
 - `check`: the deployment's state. COMPLETE records the deployed version; ROLLED_BACK says whether to retry
   (with a backoff that doubles) or give up; a deployment still running past its deadline raises.
 - Monitors: the environment's monitors are the guardrail alarms, and AppConfig rolls back any deployment
@@ -24,6 +25,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -122,6 +124,33 @@ def _set_monitors(
     )
 
 
+def restore_description(incident_id: str, scope: Scope) -> str:
+    return f"failsafe {incident_id}: restore {scope.key}"
+
+
+_RESTORE_DESCRIPTION = re.compile(r"failsafe \S+: restore \S+")
+
+
+def _preempt_restore(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> None:
+    """A rollback does not wait behind a gradual restore (its duration plus bake): the restore is stopped,
+    AppConfig rolls it back so its scope stays rolled back, and its incident restores again later."""
+    stopped = rt.deployer.stop_running(lambda description: bool(_RESTORE_DESCRIPTION.fullmatch(description)))
+    if stopped is None:
+        return
+    rt.record(
+        AuditEvent(
+            action="toggles:restore_preempted",
+            actor=APPLY_ACTOR,
+            reason=f"rollback of {scope.key} goes first; the restore of deployment "
+            f"{stopped.deployment_number} is {stopped.state} and its incident restores after its next "
+            "verify window",
+            scope_key=scope.key,
+            incident_id=ctx.incident_id,
+            details={"deployment_number": stopped.deployment_number, "state": stopped.state},
+        )
+    )
+
+
 def _diff(before: ToggleDocument, after: ToggleDocument) -> list[dict[str, Any]]:
     return [d.model_dump(mode="json") for d in diff_documents(before, after)]
 
@@ -134,6 +163,7 @@ def apply(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
     scope = record.scope
     if not plan.overlay_stages:
         return _revert(rt, ctx, record)
+    _preempt_restore(rt, ctx, scope)
     head = rt.deployer.settled_head()
     version, document = current_document(rt)
     target = plan.overlay_stages[-1]
@@ -321,7 +351,7 @@ def restore(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
     new = restore_document(
         document, scope, incident_id=ctx.incident_id, author=APPLY_ACTOR, reason=reason, at=rt.now()
     )
-    description = f"failsafe {ctx.incident_id}: restore {scope.key}"
+    description = restore_description(ctx.incident_id, scope)
     config_version = rt.deployer.create_version(new.model_dump(mode="json"), description)
     _set_monitors(rt, ctx, attached=True)
     number = rt.deployer.start(

@@ -7,16 +7,18 @@ from typing import Any
 import pytest
 from tests.unit.handlers.conftest import FakeContext, World
 from tests.unit.handlers.helpers import (
+    audit_actions,
     current_document,
     deploy_until_complete,
     execution_input,
     plan,
+    task,
     world_deployer,
 )
 
 from failsafe.aws.appconfig_deployer import DeploymentConflictError
 from failsafe.controller import apply as apply_module
-from failsafe.handlers import manual_rollback
+from failsafe.handlers import apply_toggles, manual_rollback
 
 
 def _manual_level_2(scope: str) -> dict[str, Any]:
@@ -94,3 +96,27 @@ def test_a_start_expecting_an_older_head_is_refused_even_after_backing_off(world
     with pytest.raises(DeploymentConflictError, match=r"deployment 1 started after .* from deployment 0"):
         deployer.start(mine, deployer.target.immediate_strategy_id, "mine", expect_head=head)
     assert deployer.settled_head() == 1
+
+
+def test_a_rollback_stops_another_incidents_gradual_restore_instead_of_waiting_behind_it(
+    world: World,
+) -> None:
+    # Given us-east-1 rolled back and now restoring gradually (10 minutes plus 5 of bake)
+    us = execution_input(world, _manual_level_2("recommender/prod/region=us-east-1")["incident_id"])
+    plan(us, "begin")
+    deploy_until_complete(world, us)
+    plan(us, "applied")
+    us["deployment"] = task(apply_toggles, "restore", us)
+    assert task(apply_toggles, "check", us)["state"] == "DEPLOYING"
+
+    # When eu-west-1 rolls back
+    world.clock.advance(1)
+    eu = execution_input(world, _manual_level_2("recommender/prod/region=eu-west-1")["incident_id"])
+    plan(eu, "begin")
+    deploy_until_complete(world, eu)
+
+    # Then the restore was stopped and rolled back, so both regions are rolled back, without waiting
+    assert task(apply_toggles, "check", us)["rolled_back"] is True
+    regions = sorted(tuple(o["scope"]["regions"]) for o in current_document(world)["overrides"])
+    assert regions == [("eu-west-1",), ("us-east-1",)]
+    assert "toggles:restore_preempted" in audit_actions(world)
