@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from failsafe.aws.audit_log import AuditEvent
+from failsafe.aws.audit_log import AuditEntry, AuditEvent
 from failsafe.aws.reports import EfficacyWindow, ReportLocation
+from failsafe.aws.state_store import ScopeRecord
 from failsafe.controller.context import ExecutionContext
 from failsafe.controller.runtime import Runtime
 from failsafe.domain.scope import Scope
@@ -43,6 +44,13 @@ def _deployments(rt: Runtime, incident_id: str) -> list[dict[str, Any]]:
             }
         )
     return found
+
+
+def _final_state(entries: list[AuditEntry], record: ScopeRecord | None, incident_id: str) -> str:
+    if record is not None and record.incident_id == incident_id:
+        return record.state
+    states = [e.after.get("state") for e in entries if e.action.startswith("transition:")]
+    return str(states[-1]) if states and states[-1] else "NORMAL"
 
 
 def build(rt: Runtime, ctx: ExecutionContext) -> dict[str, Any]:
@@ -99,9 +107,14 @@ def build(rt: Runtime, ctx: ExecutionContext) -> dict[str, Any]:
         "requested_by": ctx.requested_by,
         "reason": ctx.reason,
         "trigger": ctx.trigger.model_dump(mode="json") if ctx.trigger else None,
-        "final_state": record.state if record else "NORMAL",
-        "pre_incident_config_version": record.pre_incident_config_version if record else None,
-        "last_known_good_version": record.last_known_good_version if record else None,
+        # This incident's own account (its audit entries): the scope's record may already hold a later one.
+        "final_state": _final_state(entries, record, ctx.incident_id),
+        "pre_incident_config_version": next(
+            (e.before.get("config_version") for e in entries if e.action == "toggles:deploy"), None
+        ),
+        "last_known_good_version": record.last_known_good_version
+        if record is not None and record.incident_id in (None, ctx.incident_id)
+        else None,
         "started_at": started.isoformat(),
         "rollback_at": rollback_at.isoformat(),
         "ended_at": rt.now().isoformat(),

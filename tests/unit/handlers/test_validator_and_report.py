@@ -13,7 +13,7 @@ from tests.unit.handlers.helpers import deploy_until_complete, execution_input, 
 from failsafe.controller.validator import ToggleValidationError
 from failsafe.domain.metrics import COVERAGE, FILL_RATE, LATENCY_MS, NAMESPACE
 from failsafe.domain.schema import example_document
-from failsafe.handlers import incident_report, toggle_validator
+from failsafe.handlers import incident_report, manual_rollback, toggle_validator
 
 
 def _validator_event(document: Any) -> dict[str, Any]:
@@ -105,3 +105,35 @@ def test_incident_report_merges_the_timeline_and_efficacy_into_s3(world: World) 
     assert report["audit_chain_ok"] is True
     assert f"# Incident {state['incident_id']}" in markdown
     assert "| post_rollback | 100.00 |" in markdown
+
+
+def test_a_late_report_describes_its_own_incident_not_the_scopes_next_one(world: World) -> None:
+    # Given an incident with stage 1 deployed, closed by hand, and a new incident already open on the scope
+    first = execution_input(world, ingest(load_event("alarm-latency-p2.json"))["incident_id"])
+    plan(first, "begin")
+    deploy_until_complete(world, first)
+    plan(first, "applied")
+    [deploy] = [e for e in _audit_entries(world) if e["action"] == "toggles:deploy"]
+    recover = {"action": "recover", "scope": "recommender/prod", "reason": "fixed", "requested_by": "alice"}
+    manual_rollback.handler(recover, FakeContext())
+    world.clock.advance(120)
+    later = load_event("alarm-coverage-p1.json")
+    later["time"] = "2026-01-01T01:00:00Z"
+    later["detail"]["state"]["timestamp"] = "2026-01-01T01:00:00.000+0000"
+    second = ingest(later)["incident_id"]
+    assert second != first["incident_id"]
+
+    # When the first incident's report is built now
+    location = task(incident_report, "report", first)
+
+    # Then it tells the first incident's end and pre-incident version, not the open one's
+    key = location["json_key"]
+    report = json.loads(world.client("s3").get_object(Bucket="reports", Key=key)["Body"].read())
+    assert report["incident_id"] == first["incident_id"]
+    assert report["final_state"] == "NORMAL"
+    assert report["pre_incident_config_version"] == deploy["before"]["config_version"]
+
+
+def _audit_entries(world: World) -> list[dict[str, Any]]:
+    items = world.client("dynamodb").scan(TableName="audit")["Items"]
+    return [json.loads(i["entry"]["S"]) for i in sorted(items, key=lambda i: int(i["seq"]["N"]))]
