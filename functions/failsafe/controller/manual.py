@@ -15,7 +15,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -37,6 +38,7 @@ from failsafe.domain.toggles import ToggleDocument
 
 LEVELS = ", ".join(level.value for level in Level)
 RESTORE_ATTEMPTS = 3
+T = TypeVar("T")
 
 
 class ManualRequestError(ValueError):
@@ -296,6 +298,13 @@ def recover(rt: Runtime, request: ManualRequest, scope: Scope) -> dict[str, Any]
             "approvals_needed": [],
         }
     try:
+        _retrying_conflicts(rt, rt.deployer.settled_head)
+    except DeploymentConflictError as exc:
+        raise ManualRequestError(
+            f"scope {scope.key}: {exc}; nothing was changed. Recover again once it has finished "
+            "(`failsafe status` shows the deployed toggles)"
+        ) from exc
+    try:
         moved = apply_event(
             rt, current, EventKind.MANUAL_OVERRIDE, actor=request.requested_by, reason=request.reason
         )
@@ -380,12 +389,17 @@ def _restore(rt: Runtime, request: ManualRequest, scope: Scope, incident_id: str
 
     Another deployment in progress, or one that starts meanwhile, means the document is read again: a
     retried start of a document computed before it would drop what it deployed."""
+    return _retrying_conflicts(rt, lambda: _restore_once(rt, request, scope, incident_id))
+
+
+def _retrying_conflicts(rt: Runtime, attempt: Callable[[], T]) -> T:
+    """`attempt()`, again after 2 s and 4 s (clock time) while another deployment is in the way."""
     delay = 2.0
-    for attempt in range(1, RESTORE_ATTEMPTS + 1):
+    for n in range(1, RESTORE_ATTEMPTS + 1):
         try:
-            return _restore_once(rt, request, scope, incident_id)
+            return attempt()
         except DeploymentConflictError:
-            if attempt == RESTORE_ATTEMPTS:
+            if n == RESTORE_ATTEMPTS:
                 raise
             rt.clock.sleep(delay)
             delay *= 2

@@ -143,3 +143,29 @@ def test_a_failed_report_is_audited_and_the_recover_still_succeeds(
     assert (result["state"], result["report"]) == ("NORMAL", None)
     assert "pagerduty:resolve" in result["notification"]["sent"]
     assert [a["action"] for a in _audit(world)][-1] == "report:failed"
+
+
+def test_recover_while_another_deployment_runs_changes_nothing_and_says_when_to_retry(world: World) -> None:
+    # Given an incident with its rollback in force, and a 15-minute deployment of the environment running
+    _rollback_deployed(world)
+    before = state_record(world, SCOPE)
+    appconfig = world.client("appconfig")
+    version = appconfig.create_hosted_configuration_version(
+        ApplicationId=world.env["APPCONFIG_APPLICATION_ID"],
+        ConfigurationProfileId=world.env["APPCONFIG_PROFILE_ID"],
+        Content=json.dumps(current_document(world)).encode(),
+        ContentType="application/json",
+    )["VersionNumber"]
+    appconfig.start_deployment(
+        **_env_ids(world),
+        DeploymentStrategyId=world.env["APPCONFIG_GRADUAL_STRATEGY_ID"],
+        ConfigurationProfileId=world.env["APPCONFIG_PROFILE_ID"],
+        ConfigurationVersion=str(version),
+    )
+
+    # When the operator recovers the scope by hand
+    # Then it is refused with the deployment named and when to retry, and the scope is exactly as it was
+    with pytest.raises(ValueError, match=r"is DEPLOYING; .* nothing was changed\. Recover again once"):
+        manual_rollback.handler(RECOVER, FakeContext())
+    assert state_record(world, SCOPE) == before
+    assert current_document(world)["overrides"]
