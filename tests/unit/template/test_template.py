@@ -19,6 +19,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
+from failsafe.cli.validate import REQUIRED_OUTPUTS
 from failsafe.controller.settings import Settings
 from failsafe.domain import metrics
 from failsafe.domain.baselines import BASELINES, BaselineName
@@ -218,23 +219,8 @@ def test_asl_substitutions_match_the_template() -> None:
 def test_outputs_cover_what_the_cli_needs() -> None:
     # Given the template's outputs
     outputs = set(source()["Outputs"])
-    # Then the CLI finds every resource it drives through them
-    assert {
-        "StateMachineArn",
-        "StateTableName",
-        "AuditTableName",
-        "NotificationTopicArn",
-        "PagerDutySecretArn",
-        "ReportBucketName",
-        "AppConfigApplicationId",
-        "AppConfigEnvironmentId",
-        "AppConfigProfileId",
-        "AppConfigImmediateStrategyId",
-        "AppConfigGradualStrategyId",
-        "AlarmNamePrefix",
-        "ManualRollbackFunctionName",
-        "ApprovalCallbackFunctionName",
-    } <= outputs
+    # Then the CLI finds every resource it drives through them (the list `failsafe validate` checks)
+    assert set(REQUIRED_OUTPUTS) <= outputs
 
 
 def test_asl_is_well_formed() -> None:
