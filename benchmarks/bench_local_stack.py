@@ -2,7 +2,7 @@
 
 Measured in one process, each against a baseline taken in the same run:
 
-1. Provisioning. `failsafe.local.provision.provision(template.yaml)` inside a fresh `mock_aws` (SAM expansion,
+1. Provisioning. `provision(template.yaml)` inside a fresh `mock_aws` (SAM expansion,
    intrinsics, creation of every resource through boto3, the stack record), with the local pieces installed.
    - baseline: a fresh `mock_aws` start plus one `dynamodb.create_table` (what any moto test pays at least);
    - the first provisioning of the process ("cold": moto imports each service's module on first use and
@@ -78,10 +78,10 @@ def provision_once(template: Path) -> tuple[float, int]:
     """A fresh mock_aws (as LocalStack configures it) plus provisioning of `template`, in seconds."""
     from moto import mock_aws
 
-    from failsafe.local import stepfunctions
-    from failsafe.local.provision import provision
-    from failsafe.local.provision.moto_iam import ensure_aws_managed_policy
-    from failsafe.local.stack import MOTO_CONFIG, install_pieces, register_code
+    from failsafe_tools.local import stepfunctions
+    from failsafe_tools.local.provision import provision
+    from failsafe_tools.local.provision.moto_iam import ensure_aws_managed_policy
+    from failsafe_tools.local.stack import MOTO_CONFIG, install_pieces, register_code
 
     install_pieces()
     started = time.perf_counter()
@@ -135,9 +135,9 @@ def _breaching(alarm: dict[str, Any]) -> float:
 
 def round_trip(template: Path) -> dict[str, Any]:
     """Alarm → event → Lambda on a LocalStack; returns timings and what ran."""
-    from failsafe.local import eventbridge
-    from failsafe.local.clock import ManualClock
-    from failsafe.local.stack import LocalStack
+    from failsafe_tools.local import eventbridge
+    from failsafe_tools.local.clock import ManualClock
+    from failsafe_tools.local.stack import LocalStack
 
     with LocalStack.start(template, clock=ManualClock(), ticker=False, agent=False) as stack:
         target = _lambda_target(stack)
@@ -219,8 +219,8 @@ def drill_once(template: Path) -> dict[str, Any]:
     """The default `failsafe drill`, timed in wall seconds, with the simulated span it covered."""
     import tempfile
 
-    from failsafe.drill.runner import DEFAULT_SPEED, DrillOptions, run_drill
-    from failsafe.drill.scenarios import DEFAULT_SCENARIO, get_scenario
+    from failsafe_tools.drill.runner import DEFAULT_SPEED, DrillOptions, run_drill
+    from failsafe_tools.drill.scenarios import DEFAULT_SCENARIO, get_scenario
 
     with tempfile.TemporaryDirectory() as reports:
         started = time.perf_counter()

@@ -16,11 +16,11 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from failsafe.aws.state_store import StateStore
-from failsafe.cli.app import build_app
-from failsafe.cli.target import use_local_stack
-from failsafe.drill.runner import fresh_lambda_containers
-from failsafe.local.clock import SpeedClock
-from failsafe.local.stack import LocalStack
+from failsafe_tools.cli.app import build_app
+from failsafe_tools.cli.target import use_local_stack
+from failsafe_tools.drill.runner import fresh_lambda_containers
+from failsafe_tools.local.clock import SpeedClock
+from failsafe_tools.local.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
 
@@ -279,7 +279,7 @@ def test_ctrl_c_only_stops_watching(stack: LocalStack, monkeypatch: pytest.Monke
     def interrupt(_seconds: float) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("failsafe.cli.rollback._pause", interrupt)
+    monkeypatch.setattr("failsafe_tools.cli.rollback._pause", interrupt)
 
     # When level 2 is started and Ctrl-C arrives
     result = cli("rollback", "--level", "2", "--scope", SCOPE, "--reason", "errors", "--yes", "--as", "alice")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from failsafe.cli.app import build_app
+from failsafe_tools.cli.app import build_app
 
 pytestmark = pytest.mark.e2e
 

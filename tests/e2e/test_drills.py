@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from failsafe.cli.app import build_app
-from failsafe.drill.runner import DEFAULT_SPEED, DrillOptions, run_drill
-from failsafe.drill.scenarios import DEFAULT_SCENARIO, SCENARIOS, Scenario, get_scenario
+from failsafe_tools.cli.app import build_app
+from failsafe_tools.drill.runner import DEFAULT_SPEED, DrillOptions, run_drill
+from failsafe_tools.drill.scenarios import DEFAULT_SCENARIO, SCENARIOS, Scenario, get_scenario
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-SPEED = DEFAULT_SPEED  # faster risks spurious Lambda timeouts (see failsafe.drill.runner.DEFAULT_SPEED)
+SPEED = DEFAULT_SPEED  # faster risks spurious Lambda timeouts (see failsafe_tools.drill.runner.DEFAULT_SPEED)
 # Shorter verify window and restore than production (template parameters, i.e. data): none of them is a
 # scored target, and they keep the whole e2e suite within a few minutes of wall time.
 QUICK_RECOVERY = {

@@ -4,7 +4,7 @@ The controller never writes toggles anywhere else. A rollback creates a new host
 document plus a stage overlay) and deploys it with the immediate strategy; a restore deploys the
 pre-incident version again with the gradual strategy, monitored by the guardrail alarms on the environment.
 
-Waiting uses a clock (`time()` + `sleep()`), by default `failsafe.local.clock.get_clock()`, which in AWS
+Waiting uses a clock (`time()` + `sleep()`), by default `failsafe.clock.get_clock()`, which in AWS
 runs at real time and on the local stack is the drill's clock.
 """
 
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from failsafe.local.clock import get_clock
+from failsafe.clock import get_clock
 
 if TYPE_CHECKING:
     from mypy_boto3_appconfig import AppConfigClient

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from pydantic import BaseModel, ConfigDict, Field
 
-from failsafe.local.clock import get_clock
+from failsafe.clock import get_clock
 
 DEFAULT_BASE_URL = "https://events.pagerduty.com"
 PdSeverity = Literal["critical", "error", "warning", "info"]

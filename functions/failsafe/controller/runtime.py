@@ -19,10 +19,10 @@ from failsafe.aws.pagerduty import PagerDutyClient
 from failsafe.aws.releases import ReleaseManager
 from failsafe.aws.reports import EfficacyReader, ReportWriter
 from failsafe.aws.state_store import StateStore
+from failsafe.clock import Clock, get_clock
 from failsafe.controller.settings import Settings
 from failsafe.domain.catalog import DEFAULT_CATALOG, GuardrailCatalog
 from failsafe.domain.plans import DEFAULT_PLAN, Plan, VerifyPolicy
-from failsafe.local.clock import Clock, get_clock
 
 
 @cache

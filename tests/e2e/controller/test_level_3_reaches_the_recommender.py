@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from failsafe.handlers._common import reset_runtimes
-from failsafe.local.clock import ManualClock
-from failsafe.local.stack import LocalStack
-from failsafe.local.stepfunctions import wait_for_execution
 from failsafe.recommender import handler as recommender_handler
+from failsafe_tools.local.clock import ManualClock
+from failsafe_tools.local.stack import LocalStack
+from failsafe_tools.local.stepfunctions import wait_for_execution
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[3]

@@ -1,4 +1,4 @@
-"""Fixtures for the local CloudWatch alarm evaluator and EventBridge delivery (failsafe.local.alarms).
+"""Fixtures for the local CloudWatch alarm evaluator and EventBridge delivery (failsafe_tools.local.alarms).
 
 Test modules import their helpers from `fixtures/alarm_support.py` (put on sys.path here, since pytest runs
 with --import-mode=importlib and conftest itself is not importable).
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from failsafe.local import alarms, eventbridge, lambda_runtime
-from failsafe.local.clock import EPOCH_START, ManualClock, set_clock
+from failsafe_tools.local import alarms, eventbridge, lambda_runtime
+from failsafe_tools.local.clock import EPOCH_START, ManualClock, set_clock
 
 _FIXTURES = str(Path(__file__).parent / "fixtures")
 if _FIXTURES not in sys.path:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from alarm_support import ACCOUNT, LocalAws
 
-from failsafe.local import eventbridge
+from failsafe_tools.local import eventbridge
 
 CUSTOM = {"source": ["failsafe.test"]}
 

@@ -10,8 +10,8 @@ from alarm_support import LocalAws
 from moto.cloudwatch import models as cloudwatch_models
 from moto.events import models as events_models
 
-from failsafe.local import alarms, eventbridge
-from failsafe.local.eventbridge import MotoInternalsChanged
+from failsafe_tools.local import alarms, eventbridge
+from failsafe_tools.local.eventbridge import MotoInternalsChanged
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import json
 import pytest
 from alarm_support import ACCOUNT, LocalAws
 
-from failsafe.local import eventbridge
+from failsafe_tools.local import eventbridge
 
 
 def alarm_events(received: list[dict[str, object]]) -> list[dict[str, object]]:

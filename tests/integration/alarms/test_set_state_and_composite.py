@@ -8,7 +8,7 @@ import pytest
 from alarm_support import LocalAws
 from botocore.exceptions import ClientError
 
-from failsafe.local.alarms import evaluate_rule, parse_alarm_rule
+from failsafe_tools.local.alarms import evaluate_rule, parse_alarm_rule
 
 
 def alarm_events(aws: LocalAws) -> list[dict[str, object]]:

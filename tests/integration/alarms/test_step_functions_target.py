@@ -12,8 +12,8 @@ import pytest
 from alarm_support import REGION
 from moto import mock_aws
 
-from failsafe.local import alarms, eventbridge, stepfunctions
-from failsafe.local.clock import ManualClock
+from failsafe_tools.local import alarms, eventbridge, stepfunctions
+from failsafe_tools.local.clock import ManualClock
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from alarm_support import LocalAws
 from botocore.exceptions import ClientError
 
-from failsafe.local.alarms import UnsupportedAlarmError
+from failsafe_tools.local.alarms import UnsupportedAlarmError
 
 
 def rejected(aws: LocalAws, **params: object) -> str:

@@ -12,8 +12,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from failsafe.local.appconfig import install
-from failsafe.local.clock import ManualClock, set_clock
+from failsafe_tools.local.appconfig import install
+from failsafe_tools.local.clock import ManualClock, set_clock
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -14,8 +14,8 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.feature_flags import AppConfigStore, FeatureFlags
 from moto.server import ThreadedMotoServer
 
-from failsafe.local.appconfig import AppConfigAgent, install, start_agent
-from failsafe.local.clock import ManualClock
+from failsafe_tools.local.appconfig import AppConfigAgent, install, start_agent
+from failsafe_tools.local.clock import ManualClock
 
 from .conftest import World
 

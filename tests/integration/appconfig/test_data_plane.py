@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from failsafe.local.appconfig import session_bucket
-from failsafe.local.clock import ManualClock
+from failsafe_tools.local.appconfig import session_bucket
+from failsafe_tools.local.clock import ManualClock
 
 from .conftest import World, error_fields
 

@@ -14,8 +14,8 @@ from moto.awslambda.models import LambdaBackend
 from moto.cloudwatch import models as cloudwatch_models
 from moto.core.base_backend import BaseBackend
 
-from failsafe.local.appconfig import FailsafeAppConfigBackend, MotoHookError, check_moto_hooks, install
-from failsafe.local.appconfig.install import APPCONFIGDATA_HOST_PATTERN
+from failsafe_tools.local.appconfig import FailsafeAppConfigBackend, MotoHookError, check_moto_hooks, install
+from failsafe_tools.local.appconfig.install import APPCONFIGDATA_HOST_PATTERN
 
 from .conftest import REGION
 

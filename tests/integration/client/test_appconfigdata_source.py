@@ -20,7 +20,7 @@ from moto import mock_aws
 
 from failsafe.client import AppConfigDataSource, RefreshOutcome, SourceUnavailable, ToggleClient
 from failsafe.domain.decision import DecisionReason, RequestContext
-from failsafe.local.appconfig import install as install_local_appconfig
+from failsafe_tools.local.appconfig import install as install_local_appconfig
 
 IDS = {
     "ApplicationIdentifier": "recommender",

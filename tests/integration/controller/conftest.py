@@ -17,8 +17,8 @@ import pytest
 from tests.unit.handlers.conftest import ROUTING_KEY, PagerDutyServer, pagerduty_server
 
 from failsafe.handlers._common import reset_runtimes
-from failsafe.local.clock import ManualClock
-from failsafe.local.stack import LocalStack
+from failsafe_tools.local.clock import ManualClock
+from failsafe_tools.local.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from tests.integration.controller.conftest import Controller, sample_event
 
 from failsafe.handlers._common import reset_runtimes
-from failsafe.local.stepfunctions import wait_for_execution
+from failsafe_tools.local.stepfunctions import wait_for_execution
 
 SCOPE = "recommender/prod"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.integration.controller.conftest import Controller, sample_event
 
-from failsafe.local.stepfunctions import wait_for_execution
+from failsafe_tools.local.stepfunctions import wait_for_execution
 
 SCOPE = "recommender/prod"
 

@@ -1,4 +1,4 @@
-"""End to end on the embedded local AWS (`failsafe.local.stack`, provisioned from template.yaml): toggles
+"""End to end on the embedded local AWS (`LocalStack`, provisioned from template.yaml): toggles
 deployed through AppConfig reach the recommender through the `appconfigdata` source, in-process and in the
 RecommenderFunction Lambda, and its EMF lines become CloudWatch metrics in both dimension sets."""
 
@@ -15,11 +15,11 @@ from failsafe.client import AppConfigDataSource, ToggleClient
 from failsafe.domain import metrics as contract
 from failsafe.domain.baselines import baseline
 from failsafe.domain.toggles import Metadata, ToggleDocument
-from failsafe.local.clock import ManualClock
-from failsafe.local.stack import LocalStack
 from failsafe.recommender.handler import configure_runtime
 from failsafe.recommender.models import RecommendationResponse
 from failsafe.recommender.service import Recommender
+from failsafe_tools.local.clock import ManualClock
+from failsafe_tools.local.stack import LocalStack
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 

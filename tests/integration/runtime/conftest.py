@@ -15,8 +15,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from failsafe.local import lambda_runtime, stepfunctions
-from failsafe.local.clock import ManualClock, set_clock
+from failsafe_tools.local import lambda_runtime, stepfunctions
+from failsafe_tools.local.clock import ManualClock, set_clock
 
 if TYPE_CHECKING:
     from moto.core.config import DefaultConfig

@@ -14,9 +14,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from failsafe.local import lambda_runtime
-from failsafe.local.clock import ManualClock
-from failsafe.local.lambda_runtime import MotoHookError, invoke_function
+from failsafe_tools.local import lambda_runtime
+from failsafe_tools.local.clock import ManualClock
+from failsafe_tools.local.lambda_runtime import MotoHookError, invoke_function
 
 from .conftest import REGION, FunctionFactory
 

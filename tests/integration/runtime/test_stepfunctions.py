@@ -11,10 +11,14 @@ from typing import Any
 import boto3
 import pytest
 
-from failsafe.local import stepfunctions
-from failsafe.local.clock import ManualClock
-from failsafe.local.lambda_runtime import MotoHookError
-from failsafe.local.stepfunctions import UnresolvedSubstitutionError, render_definition, wait_for_execution
+from failsafe_tools.local import stepfunctions
+from failsafe_tools.local.clock import ManualClock
+from failsafe_tools.local.lambda_runtime import MotoHookError
+from failsafe_tools.local.stepfunctions import (
+    UnresolvedSubstitutionError,
+    render_definition,
+    wait_for_execution,
+)
 
 from .conftest import FIXTURES, REGION, FunctionFactory
 
@@ -377,7 +381,7 @@ def test_install_fails_loudly_when_the_wait_hook_changed_shape(monkeypatch: pyte
 
 def test_a_wait_at_60x_speed_takes_a_sixtieth_of_the_time(start: StartExecution) -> None:
     # Given the local clock running at 60x and a 60 s Wait
-    from failsafe.local.clock import SpeedClock, set_clock
+    from failsafe_tools.local.clock import SpeedClock, set_clock
 
     fast = SpeedClock(speed=60)
     previous = set_clock(fast)
@@ -402,7 +406,7 @@ def test_a_wait_at_60x_speed_takes_a_sixtieth_of_the_time(start: StartExecution)
 
 def test_stop_execution_interrupts_a_long_wait(start: StartExecution) -> None:
     # Given the clock at real speed and an execution in a one-hour Wait
-    from failsafe.local.clock import SpeedClock, set_clock
+    from failsafe_tools.local.clock import SpeedClock, set_clock
 
     previous = set_clock(SpeedClock(speed=1))
     try:

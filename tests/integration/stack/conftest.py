@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from failsafe.local.clock import ManualClock
-from failsafe.local.stack import LocalStack
+from failsafe_tools.local.clock import ManualClock
+from failsafe_tools.local.stack import LocalStack
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FULL_TEMPLATE = FIXTURES / "full.yaml"

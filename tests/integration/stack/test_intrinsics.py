@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from failsafe.local.provision import (
+from failsafe_tools.local.provision import (
     NO_VALUE,
     DependencyCycleError,
     IntrinsicError,
@@ -16,8 +16,8 @@ from failsafe.local.provision import (
     TemplateError,
     pseudo_parameters,
 )
-from failsafe.local.provision.graph import creation_order, dependencies
-from failsafe.local.provision.intrinsics import resolve_parameters
+from failsafe_tools.local.provision.graph import creation_order, dependencies
+from failsafe_tools.local.provision.intrinsics import resolve_parameters
 
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/demo/1"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from failsafe.local import alarms, lambda_runtime, stepfunctions
-from failsafe.local.clock import ManualClock, SpeedClock, get_clock
-from failsafe.local.stack import LocalStack, LocalStackError, StackTicker
+from failsafe_tools.local import alarms, lambda_runtime, stepfunctions
+from failsafe_tools.local.clock import ManualClock, SpeedClock, get_clock
+from failsafe_tools.local.stack import LocalStack, LocalStackError, StackTicker
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "full.yaml"
 

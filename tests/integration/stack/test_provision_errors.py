@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from failsafe.local.provision import (
+from failsafe_tools.local.provision import (
     DependencyCycleError,
     IntrinsicError,
     TemplateError,

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from failsafe.local.clock import ManualClock, get_clock
-from failsafe.local.provision import SUPPORTED_TYPES
-from failsafe.local.stack import LocalStack, LocalStackError
-from failsafe.local.stepfunctions import wait_for_execution
+from failsafe_tools.local.clock import ManualClock, get_clock
+from failsafe_tools.local.provision import SUPPORTED_TYPES
+from failsafe_tools.local.stack import LocalStack, LocalStackError
+from failsafe_tools.local.stepfunctions import wait_for_execution
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from failsafe.local.provision import IntrinsicError, ProgressEvent, provision
+from failsafe_tools.local.provision import IntrinsicError, ProgressEvent, provision
 
 REGION = "us-east-1"
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from failsafe.local.clock import ManualClock
-from failsafe.local.provision import load_template
-from failsafe.local.provision.sam import expand
-from failsafe.local.stack import LocalStack
+from failsafe_tools.local.clock import ManualClock
+from failsafe_tools.local.provision import load_template
+from failsafe_tools.local.provision.sam import expand
+from failsafe_tools.local.stack import LocalStack
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = REPO_ROOT / "template.yaml"

@@ -11,8 +11,8 @@ from typing import Any
 import boto3
 from typer.testing import CliRunner
 
-from failsafe.cli.local import local_app
-from failsafe.local.server import pid_alive, read_state
+from failsafe_tools.cli.local import local_app
+from failsafe_tools.local.server import pid_alive, read_state
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "full.yaml"
 

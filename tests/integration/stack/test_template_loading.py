@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from failsafe.local.provision import TemplateError, load_template, loads_template
+from failsafe_tools.local.provision import TemplateError, load_template, loads_template
 
 
 def test_short_form_tags_become_long_form_intrinsics() -> None:

@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from failsafe.cli.app import build_app
+from failsafe_tools.cli.app import build_app
 
 
 def _command_paths() -> list[list[str]]:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from failsafe.cli.app import USAGE_ERROR, build_app
+from failsafe_tools.cli.app import USAGE_ERROR, build_app
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "infra" / "appconfig" / "runtime_toggles.example.json"

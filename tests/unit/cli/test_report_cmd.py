@@ -8,10 +8,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from failsafe.cli.app import build_app
-from failsafe.drill.runner import write_report
 from failsafe.reporting.report import IncidentReport
 from failsafe.reporting.timeline import Timeline, TimelineEvent
+from failsafe_tools.cli.app import build_app
+from failsafe_tools.drill.runner import write_report
 
 T0 = datetime(2026, 1, 1, 3, 0, tzinfo=UTC)
 

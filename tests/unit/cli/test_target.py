@@ -11,8 +11,8 @@ import pytest
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from failsafe.cli.app import build_app
-from failsafe.cli.target import TargetError, resolve
+from failsafe_tools.cli.app import build_app
+from failsafe_tools.cli.target import TargetError, resolve
 
 TEMPLATE = {
     "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},

@@ -8,9 +8,9 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from failsafe.cli.app import build_app
 from failsafe.domain.baselines import BASELINES, BaselineName
 from failsafe.domain.toggles import Metadata, ToggleDocument
+from failsafe_tools.cli.app import build_app
 
 runner = CliRunner()
 

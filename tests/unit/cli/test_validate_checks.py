@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from failsafe.cli.validate import _pattern_matches_name, check_catalog_consistency
 from failsafe.domain.catalog import DEFAULT_CATALOG, GuardrailCatalog
+from failsafe_tools.cli.validate import _pattern_matches_name, check_catalog_consistency
 
 PATTERN = {
     "source": ["aws.cloudwatch"],

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from failsafe.drill.runner import _scenario_checks
-from failsafe.drill.scenarios import get_scenario
-from failsafe.drill.scorecard import Milestones, Ratio
 from failsafe.reporting.timeline import Timeline, TimelineEvent
+from failsafe_tools.drill.runner import _scenario_checks
+from failsafe_tools.drill.scenarios import get_scenario
+from failsafe_tools.drill.scorecard import Milestones, Ratio
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PREFIX = "failsafe-recommender-prod-"

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from failsafe.domain.catalog import DEFAULT_CATALOG
-from failsafe.drill.pagerduty import ROUTING_KEY, PagerDutySink, problems
-from failsafe.drill.scenarios import DEFAULT_SCENARIO, SCENARIOS, UnknownScenarioError, get_scenario
+from failsafe_tools.drill.pagerduty import ROUTING_KEY, PagerDutySink, problems
+from failsafe_tools.drill.scenarios import DEFAULT_SCENARIO, SCENARIOS, UnknownScenarioError, get_scenario
 
 RULES = {rule.name for rule in DEFAULT_CATALOG.rules}
 

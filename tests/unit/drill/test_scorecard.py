@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from failsafe.domain.catalog import DEFAULT_CATALOG
-from failsafe.drill.scorecard import (
+from failsafe.reporting.timeline import Timeline, TimelineEvent
+from failsafe_tools.drill.scorecard import (
     DrillTargets,
     milestones,
     requests_per_minute,
@@ -15,7 +16,6 @@ from failsafe.drill.scorecard import (
     trigger_target,
     volume_variation,
 )
-from failsafe.reporting.timeline import Timeline, TimelineEvent
 
 PREFIX = "failsafe-recommender-prod-"
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

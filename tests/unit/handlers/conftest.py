@@ -23,8 +23,8 @@ from failsafe.controller.runtime import shared_client
 from failsafe.domain.catalog import DEFAULT_CATALOG
 from failsafe.domain.metrics import NAMESPACE
 from failsafe.handlers._common import reset_runtimes
-from failsafe.local.appconfig import install
-from failsafe.local.clock import ManualClock, set_clock
+from failsafe_tools.local.appconfig import install
+from failsafe_tools.local.clock import ManualClock, set_clock
 
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS = ROOT / "events"

@@ -19,12 +19,12 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
-from failsafe.cli.validate import REQUIRED_OUTPUTS
 from failsafe.controller.settings import Settings
 from failsafe.domain import metrics
 from failsafe.domain.baselines import BASELINES, BaselineName
 from failsafe.domain.catalog import DEFAULT_CATALOG
 from failsafe.domain.toggles import ToggleDocument
+from failsafe_tools.cli.validate import REQUIRED_OUTPUTS
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"

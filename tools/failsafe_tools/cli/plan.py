@@ -1,0 +1,317 @@
+"""`failsafe plan --level 1|2|3|emergency --dry-run`: what a rollback level would change, and nothing else.
+
+The preview is computed by the domain (the same `apply_to_document` the controller deploys), so the dry
+run shows exactly what a real run would write: the toggle diff per scope, the target time, the approvals,
+the blast radius and the stages included.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import BaseModel, ConfigDict, ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from failsafe.domain.baselines import BASELINES, BaselineName
+from failsafe.domain.diff import BlastRadius, ScopeDiff, TrafficShares, blast_radius, diff_documents
+from failsafe.domain.plans import DEFAULT_PLAN, Level, Plan, PlanError, Stage, apply_to_document
+from failsafe.domain.scope import Scope, ScopeError
+from failsafe.domain.toggles import Metadata, ToggleDocument
+from failsafe_tools.cli.app import fail
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+DEFAULT_SCOPE = "recommender/prod"
+DRY_RUN_INCIDENT = "dry-run"
+DRY_RUN_AUTHOR = "failsafe plan --dry-run"
+
+
+class Preview(BaseModel):
+    """Everything a dry run reports about one level in one scope."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    level: Level
+    scope: Scope
+    source: str
+    stages: tuple[Stage, ...]
+    before: ToggleDocument
+    after: ToggleDocument
+    diffs: tuple[ScopeDiff, ...]
+    blast: BlastRadius
+    escalates_to: Stage | None
+    joins: str | None = None
+
+    @property
+    def final(self) -> Stage:
+        return self.stages[-1]
+
+    @property
+    def approvals(self) -> tuple[Stage, ...]:
+        return tuple(stage for stage in self.stages if stage.requires_approval)
+
+
+def preview(
+    document: ToggleDocument,
+    plan: Plan,
+    level: Level,
+    scope: Scope,
+    *,
+    source: str,
+    traffic: TrafficShares | None = None,
+    at: datetime,
+) -> Preview:
+    stages = plan.stages_for_level(level)
+    held = next((o for o in document.overrides if o.scope == scope and o.incident_id), None)
+    incident_id = held.incident_id if held is not None and held.incident_id else DRY_RUN_INCIDENT
+    after = apply_to_document(
+        document,
+        plan,
+        stages[-1].name,
+        scope,
+        incident_id=incident_id,
+        author=DRY_RUN_AUTHOR,
+        reason=f"dry run of level {level.value}",
+        at=at,
+    )
+    return Preview(
+        level=level,
+        scope=scope,
+        source=source,
+        stages=stages,
+        before=document,
+        after=after,
+        diffs=diff_documents(document, after),
+        blast=blast_radius(document.effective_toggles(scope), after.effective_toggles(scope), scope, traffic),
+        escalates_to=plan.next_stage(stages[-1].name),
+        joins=None if held is None else f"{held.incident_id} (now at {held.stage or 'a hand-made override'})",
+    )
+
+
+def normal_document(environment: str, at: datetime) -> ToggleDocument:
+    return ToggleDocument(
+        metadata=Metadata(
+            version=1, environment=environment, author="failsafe", reason="normal baseline", updated_at=at
+        ),
+        toggles=BASELINES[BaselineName.NORMAL],
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan_command)
+
+
+def plan_command(
+    *,
+    level: Annotated[str, typer.Option("--level", help="Rollback level: 1, 2, 3 or emergency.")],
+    scope: Annotated[
+        str, typer.Option("--scope", help="service/environment[/region=a,b][/cohort=c][/client=d]")
+    ] = DEFAULT_SCOPE,
+    from_file: Annotated[
+        Path | None,
+        typer.Option("--from", help="Current toggles document (JSON). Default: the normal baseline."),
+    ] = None,
+    plan_file: Annotated[
+        Path | None,
+        typer.Option("--plan", help="Rollback plan (JSON). Default: infra/plans/default.json's plan."),
+    ] = None,
+    traffic_file: Annotated[
+        Path | None,
+        typer.Option("--traffic", help="Traffic shares by region/cohort/client (JSON) for the blast radius."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Required: `plan` only previews, it never deploys.")
+    ] = False,
+) -> None:
+    """Show what a rollback level would change: toggle diff, target time, approvals, blast radius."""
+    if not dry_run:
+        fail("--dry-run", "plan only previews a level and deploys nothing; add --dry-run")
+    chosen_level = _parse_level(level)
+    chosen_scope = _parse_scope(scope)
+    now = datetime.now(UTC)
+    plan = _load(plan_file, "--plan", Plan) if plan_file else DEFAULT_PLAN
+    traffic = _load(traffic_file, "--traffic", TrafficShares) if traffic_file else None
+    if from_file:
+        document = _load(from_file, "--from", ToggleDocument)
+        source = f"{from_file} (version {document.metadata.version})"
+    else:
+        document = normal_document(chosen_scope.environment, now)
+        source = "the normal baseline (built in)"
+    try:
+        result = preview(document, plan, chosen_level, chosen_scope, source=source, traffic=traffic, at=now)
+    except PlanError as error:
+        fail(f"--scope {scope}", str(error).removeprefix(f"scope {chosen_scope.key}: "))
+    render(result, Console(highlight=False, soft_wrap=True))
+
+
+def _parse_level(text: str) -> Level:
+    try:
+        return Level(text.strip().lower())
+    except ValueError:
+        choices = ", ".join(level.value for level in Level)
+        fail(f"--level {text}", f"choose one of {choices}")
+
+
+def _parse_scope(text: str) -> Scope:
+    try:
+        return Scope.parse(text)
+    except ScopeError as error:
+        fail(f"--scope {text}", str(error).removeprefix(f"scope {text!r}: "))
+    except ValidationError as error:
+        fail(f"--scope {text}", _one_line(error) + " (letters, digits and _ . : - only)")
+
+
+def _load(path: Path, option: str, model: type[ModelT]) -> ModelT:
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        fail(f"{option} {path}", f"cannot read it ({error.strerror or error})")
+    except json.JSONDecodeError as error:
+        fail(f"{option} {path}", f"not JSON: {error.msg} at line {error.lineno} column {error.colno}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        fail(f"{option} {path}", f"not a valid {model.__name__}: {_one_line(error)}")
+
+
+def _one_line(error: ValidationError) -> str:
+    problems = [
+        f"{'.'.join(str(part) for part in item['loc']) or 'document'}: {item['msg']}"
+        for item in error.errors()
+    ]
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    return "; ".join(problems[:3]) + more
+
+
+# --- rendering --------------------------------------------------------------------------------------------
+
+
+def render(result: Preview, console: Console) -> None:
+    final = result.final
+    console.print(
+        f"[bold]failsafe plan[/] level [bold]{result.level.value}[/] in [bold]{escape(result.scope.key)}[/]"
+        "  [dim](dry run: nothing is deployed)[/]"
+    )
+    console.print(f"current config: {escape(result.source)}")
+    if result.joins is not None:
+        console.print(f"the scope is held by incident {escape(result.joins)}: a real run joins it")
+    console.print(_stages_table(result.stages))
+    console.print(_diff_table(result))
+    console.print(f"[bold]target time[/]: in force within {_duration(final.target_seconds)}")
+    console.print(f"[bold]approvals needed[/]: {_approvals(result)}")
+    reason = "yes (a kill switch always needs a recorded reason)" if _needs_reason(result) else "no"
+    console.print(f"[bold]reason required[/]: {reason}")
+    console.print(f"[bold]blast radius[/]: {_blast(result)}")
+    console.print(f"[bold]recovery[/]: {_recovery(result)}")
+    console.print(f"[bold]notify[/]: {', '.join(c.value for c in final.notify) or 'nobody'}")
+    untouched = len([o for o in result.after.overrides if o.scope != result.scope])
+    console.print(
+        f"[bold]document[/]: version {result.before.metadata.version} -> {result.after.metadata.version}; "
+        f"{untouched} other scope override(s) untouched"
+    )
+
+
+def _stages_table(stages: tuple[Stage, ...]) -> Table:
+    table = Table(title="Stages included", title_justify="left")
+    for column in ("stage", "level", "change", "target", "approval"):
+        table.add_column(column)
+    for stage in stages:
+        table.add_row(
+            stage.name,
+            stage.level.value,
+            escape(_change(stage)),
+            _duration(stage.target_seconds),
+            "required" if stage.requires_approval else "-",
+        )
+    return table
+
+
+def _change(stage: Stage) -> str:
+    if stage.overlay is None:
+        assert stage.action is not None
+        return f"{stage.title} (action {stage.action.value}; toggles unchanged)"
+    parts = []
+    for name, value in stage.overlay.values().items():
+        shown = value.value if hasattr(value, "value") else value
+        if name == "exposure_percent":
+            parts.append(f"exposure_percent <= {shown}")
+        elif name == "candidate_fallback_level":
+            parts.append(f"candidate_fallback_level >= {shown}")
+        else:
+            parts.append(f"{name}={json.dumps(shown)}")
+    return "\n".join(parts)
+
+
+def _diff_table(result: Preview) -> Table:
+    table = Table(title="Toggle diff per scope (before -> after)", title_justify="left")
+    for column in ("scope", "toggle", "before", "after"):
+        table.add_column(column, no_wrap=column == "toggle")
+    for scope_diff in result.diffs:
+        for index, change in enumerate(scope_diff.changes):
+            table.add_row(
+                escape(scope_diff.label) if index == 0 else "",
+                change.field,
+                escape(json.dumps(change.before)),
+                f"[bold]{escape(json.dumps(change.after))}[/]",
+            )
+    if not result.diffs:
+        table.add_row(escape(result.scope.key), "(no toggle changes)", "", "")
+    return table
+
+
+def _approvals(result: Preview) -> str:
+    if not result.approvals:
+        roles = ", ".join(result.final.authorized_roles)
+        return f"none (may be run by {roles})"
+    return "; ".join(
+        f"{stage.name} needs approval by {' or '.join(stage.authorized_roles)}" for stage in result.approvals
+    )
+
+
+def _needs_reason(result: Preview) -> bool:
+    return any(stage.requires_reason for stage in result.stages)
+
+
+def _blast(result: Preview) -> str:
+    blast = result.blast
+    scope = escape(result.scope.key)
+    environment = f"{result.scope.service}/{result.scope.environment}"
+    share = _percent(blast.scope_share)
+    where = (
+        f"{scope} is {share} of {environment} traffic"
+        if blast.scope_share is not None
+        else f"{scope}'s share of {environment} traffic is unknown (pass --traffic)"
+    )
+    overall = blast.environment_changed_share
+    of_environment = (
+        f"{_percent(overall)} of {environment}" if overall is not None else f"{environment}: unknown"
+    )
+    return (
+        f"{where}; after the change {_percent(blast.fallback_share)} of the scope's traffic is served the "
+        f"fallback and {_percent(blast.changed_share)} of it sees a configuration change ({of_environment})"
+    )
+
+
+def _recovery(result: Preview) -> str:
+    check = result.final.recovery
+    kinds = ", ".join(kind.value for kind in check.guardrail_kinds)
+    then = (
+        f"escalate to {result.escalates_to.name}"
+        if result.escalates_to is not None
+        else "page humans (last stage)"
+    )
+    return f"{kinds} green within {_duration(check.deadline_seconds)}, else {then}"
+
+
+def _duration(seconds: int) -> str:
+    return f"{seconds} s ({seconds / 60:g} min)" if seconds >= 60 else f"{seconds} s"
+
+
+def _percent(share: float | None) -> str:
+    return "unknown" if share is None else f"{share * 100:.4g}%"

@@ -1,0 +1,135 @@
+"""Simulated clocks for the embedded AWS: alarm evaluation, AppConfig progression and Step Functions waits.
+
+`SpeedClock` runs `speed` simulated seconds per wall second (a drill at 60x turns a 15-minute verify window
+into 15 s). `ManualClock` only moves when a test calls `advance`. Code that needs time asks `get_clock()`;
+nothing in `failsafe_tools.local` calls `time.time()` or `time.sleep()` directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from failsafe.clock import Clock, get_clock, on_clock_change, set_clock
+
+__all__ = [
+    "EPOCH_START",
+    "Clock",
+    "ClockTicker",
+    "ManualClock",
+    "SpeedClock",
+    "get_clock",
+    "on_clock_change",
+    "set_clock",
+]
+
+EPOCH_START = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+
+_log = logging.getLogger(__name__)
+
+
+class SpeedClock:
+    def __init__(self, speed: float = 1.0, start: float | None = None) -> None:
+        if speed <= 0:
+            raise ValueError(f"clock speed {speed}: must be > 0 (1 = real time, 60 = a minute per second)")
+        self.speed = speed
+        self._origin_sim = time.time() if start is None else start
+        self._origin_wall = time.monotonic()
+        self._offset = 0.0
+        self._lock = threading.Lock()
+
+    def time(self) -> float:
+        with self._lock:
+            return self._origin_sim + (time.monotonic() - self._origin_wall) * self.speed + self._offset
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.time(), tz=UTC)
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds / self.speed)
+
+    def advance(self, seconds: float) -> None:
+        """Jump forward without waiting (a drill skipping a quiet stretch)."""
+        with self._lock:
+            self._offset += seconds
+
+
+class ManualClock:
+    """Time stands still until `advance`; `sleep` advances it (so single-threaded code never blocks)."""
+
+    def __init__(self, start: float = EPOCH_START) -> None:
+        self._now = start
+        self._lock = threading.Condition()
+
+    def time(self) -> float:
+        with self._lock:
+            return self._now
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.time(), tz=UTC)
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"advance({seconds}): time only moves forward")
+        with self._lock:
+            self._now += seconds
+            self._lock.notify_all()
+
+
+class ClockTicker:
+    """Calls `step()` every `interval` simulated seconds of the local clock, on a daemon thread.
+
+    It only watches the clock (never `clock.sleep`, which would move a ManualClock), so it works with a
+    SpeedClock (a drill at 60x steps a 60 s interval every wall second) and with a ManualClock that a test
+    advances. Errors are kept in `errors` and do not stop the ticker.
+    """
+
+    def __init__(self, step: Callable[[], object], interval: float, *, name: str, poll: float = 0.02) -> None:
+        if interval <= 0:
+            raise ValueError(f"{name} interval {interval}: must be > 0 simulated seconds")
+        self._step = step
+        self.interval = interval
+        self.poll = poll
+        self.name = name
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        due = get_clock().time()
+        while not self._stop.is_set():
+            now = get_clock().time()
+            if now >= due:
+                # The next due time counts from the instant read *before* stepping: a clock moved during the
+                # step (a test advancing a ManualClock) must still be stepped at the next poll.
+                due = now + self.interval
+                try:
+                    self._step()
+                except Exception as exc:
+                    self.errors.append(exc)
+                    _log.exception("%s: step failed", self.name)
+            self._stop.wait(self.poll)
