@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from failsafe_tools.cli.output import abort, console, duration, fail
@@ -45,6 +46,17 @@ def drill_command(
     speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = DEFAULT_SPEED,
     rate: Annotated[float, typer.Option(help="Recommender requests per simulated second.")] = 2.0,
     template: Annotated[Path, typer.Option(help="SAM template to provision.")] = Path("template.yaml"),
+    package: Annotated[
+        Path | None,
+        typer.Option(
+            help="A `sam build` output directory (make build): provision its template and run each "
+            "function's built package in a sandbox process, as Lambda would. Overrides --template."
+        ),
+    ] = None,
+    lambda_python: Annotated[
+        Path,
+        typer.Option(help="With --package: the Python that plays the Lambda runtime (make lambda-python)."),
+    ] = Path(".venv-lambda/bin/python"),
     report_dir: Annotated[Path, typer.Option(help="Where the incident report is written.")] = Path(
         ".failsafe/reports"
     ),
@@ -82,8 +94,7 @@ def drill_command(
         overrides = parse_parameters(param or [])
     except ValueError as exc:
         fail("--param", str(exc))
-    if not template.is_file():
-        fail(f"--template {template}", "no such file; run from the repository root or pass --template")
+    template, sandbox_python = _template_and_runtime(template, package, lambda_python)
     options = DrillOptions(
         scenario=chosen,
         speed=speed,
@@ -92,8 +103,13 @@ def drill_command(
         report_dir=report_dir,
         max_simulated_seconds=max_minutes * 60,
         parameters={"LogLevel": "WARNING", **overrides},
+        lambda_python=sandbox_python,
     )
     out.print(f"[bold]failsafe drill[/] {chosen.name}: {chosen.title}  [dim](clock {speed:g}x)[/]")
+    if package is not None:
+        out.print(f"functions: the built package in {escape(str(package))}, one sandbox process each")
+    else:
+        out.print("functions: the source tree, in-process (--package .aws-sam/build runs the built package)")
     for name in ("failsafe", "botocore", "moto", "werkzeug"):  # the live panel is the drill's output
         logging.getLogger(name).setLevel(logging.WARNING)
     stop = threading.Event()
@@ -114,6 +130,22 @@ def drill_command(
     render_result(result)
     if not result.passed:
         raise typer.Exit(1)
+
+
+def _template_and_runtime(
+    template: Path, package: Path | None, lambda_python: Path
+) -> tuple[Path, Path | None]:
+    """The template to provision and, for a built package, the Python its sandboxes run on."""
+    if package is None:
+        if not template.is_file():
+            fail(f"--template {template}", "no such file; run from the repository root or pass --template")
+        return template, None
+    built = package / "template.yaml"
+    if not built.is_file():
+        fail(f"--package {package}", "holds no template.yaml; run `make build` (sam build) first")
+    if not lambda_python.is_file():
+        fail(f"--lambda-python {lambda_python}", "no such interpreter; run `make lambda-python` first")
+    return built, lambda_python
 
 
 def _panel(progress: DrillProgress | None) -> Table:

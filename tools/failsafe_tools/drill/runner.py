@@ -84,6 +84,8 @@ class DrillOptions:
     max_simulated_seconds: float = 3 * 3600.0
     refresh_seconds: float = 15.0
     parameters: dict[str, str] = field(default_factory=lambda: {"LogLevel": "WARNING"})
+    lambda_python: Path | None = None
+    """With a `sam build` output's template: run each function's built package in a sandbox process."""
 
 
 @dataclass
@@ -601,7 +603,9 @@ def run_drill(
 
     alarm_history_start = len(local_alarms.get_evaluator().changes)
     try:
-        stack = LocalStack.start(options.template, parameters, clock=clock)
+        stack = LocalStack.start(
+            options.template, parameters, clock=clock, lambda_python=options.lambda_python
+        )
     except BaseException:
         pager.stop()
         raise

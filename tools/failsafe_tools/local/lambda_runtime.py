@@ -73,14 +73,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
+import failsafe
 from failsafe_tools.local.clock import get_clock
 from failsafe_tools.local.emf import publish_emf_lines
+from failsafe_tools.local.lambda_sandbox import PackageRuntime, SandboxPool
 
 if TYPE_CHECKING:
     from moto.awslambda.models import LambdaFunction
 
-DEFAULT_CODE_ROOT = Path(__file__).resolve().parents[2]
-"""The repository's `functions/` directory (SAM CodeUri: functions/)."""
+DEFAULT_CODE_ROOT = Path(failsafe.__file__).resolve().parents[1]
+"""The source tree's `functions/` directory (SAM CodeUri: functions/), for functions without one."""
 
 LOG_TAIL_BYTES = 4096
 POLL_INTERVAL_S = 0.005
@@ -554,6 +556,9 @@ def _await_handler(run: _Run) -> bool:
 
 def _execute(fn: LambdaFunction, event: Any) -> InvocationResult:
     """One synchronous invocation of `fn` with `event` (already parsed JSON)."""
+    pool = _sandboxes.pool
+    if pool is not None:
+        return _execute_in_sandbox(pool, fn, event)
     run = _prepare(fn, event)
     env = lambda_environment(fn, run.request_id, run.log_stream)
     _ensure_routers()
@@ -565,6 +570,96 @@ def _execute(fn: LambdaFunction, event: Any) -> InvocationResult:
         thread.start()
         timed_out = _await_handler(run)
     return _finish(run, timed_out, (time.monotonic() - (run.start_wall or wall0)) * 1000.0)
+
+
+def _execute_in_sandbox(pool: SandboxPool, fn: LambdaFunction, event: Any) -> InvocationResult:
+    """One invocation in a sandbox process that runs the function's own code package."""
+    run = _prepare(fn, event)
+    key = f"{run.name}@{run.root}"
+    sandbox = pool.acquire(
+        key,
+        handler=run.handler_spec,
+        code_roots=[run.root],
+        environment=lambda_environment(fn, run.request_id, run.log_stream),
+    )
+    run.start_clock = get_clock().time()
+    run.start_wall = time.monotonic()
+    try:
+        outcome = sandbox.invoke(
+            event,
+            request_id=run.request_id,
+            context={
+                "function_name": run.name,
+                "function_version": run.version,
+                "invoked_function_arn": run.invoked_arn,
+                "memory_limit_in_mb": run.memory,
+                "aws_request_id": run.request_id,
+                "log_group_name": run.log_group,
+                "log_stream_name": run.log_stream,
+            },
+            deadline=run.start_clock + run.timeout,
+            expired=lambda: _expired(run),
+        )
+    finally:
+        pool.release(key, sandbox)
+    run.capture.write(outcome.log)
+    if outcome.error is not None:
+        body = {"errorMessage": "", "errorType": "Unhandled", **outcome.error, "requestId": run.request_id}
+        body.setdefault("stackTrace", [])
+        run.error = json.dumps(body).encode("utf-8")
+    else:
+        run.payload = outcome.payload
+    return _finish(run, outcome.timed_out, (time.monotonic() - run.start_wall) * 1000.0)
+
+
+class _Sandboxes:
+    pool: SandboxPool | None = None
+
+
+_sandboxes = _Sandboxes()
+
+
+def use_package_runtime(runtime: PackageRuntime | None) -> None:
+    """Run python3.x functions in sandbox processes from their own code package (None: in-process again)."""
+    previous, _sandboxes.pool = _sandboxes.pool, (SandboxPool(runtime) if runtime is not None else None)
+    if previous is not None:
+        previous.shutdown()
+
+
+def package_runtime_pool() -> SandboxPool | None:
+    return _sandboxes.pool
+
+
+def prewarm(function_names: list[str], region: str | None = None) -> None:
+    """Start one sandbox per function and import its handler now (INIT), as provisioned concurrency would.
+
+    A cold start takes wall seconds; on a drill's sped-up clock those would pass as minutes of simulated time
+    in the middle of an incident.
+    """
+    pool = _sandboxes.pool
+    if pool is None:
+        return
+    errors: list[BaseException] = []
+
+    def warm(name: str) -> None:
+        try:
+            fn = _resolve_function(name, None, region)
+            run = _prepare(fn, None)
+            key = f"{run.name}@{run.root}"
+            env = lambda_environment(fn, run.request_id, run.log_stream)
+            pool.release(
+                key, pool.acquire(key, handler=run.handler_spec, code_roots=[run.root], environment=env)
+            )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=warm, args=(name,), name=f"prewarm:{name}") for name in function_names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _finish(run: _Run, timed_out: bool, duration_ms: float) -> InvocationResult:

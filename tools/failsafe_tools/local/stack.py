@@ -38,6 +38,7 @@ import boto3
 
 from failsafe_tools.local import alarms, appconfig, eventbridge, lambda_runtime, stepfunctions
 from failsafe_tools.local.clock import Clock, ClockTicker, SpeedClock, set_clock
+from failsafe_tools.local.lambda_sandbox import PackageRuntime
 from failsafe_tools.local.provision import (
     DEFAULT_ACCOUNT,
     DEFAULT_REGION,
@@ -149,8 +150,14 @@ class LocalStack:
         stack_name: str = "failsafe",
         region: str = DEFAULT_REGION,
         progress: Callable[[ProgressEvent], None] | None = None,
+        lambda_python: str | Path | None = None,
     ) -> LocalStack:
         """Start the local AWS and provision `template_path` into it.
+
+        `lambda_python`: run every python function in a sandbox process of this interpreter (one with only
+        what the Lambda runtime has, `make lambda-python`) from its own code package; give it the `sam build`
+        output (`.aws-sam/build/template.yaml`) so that what runs is what ships. Implies `server=True`.
+        Without it, handlers run in this process from the source tree (fast, for tests).
 
         `clock`: a `ManualClock` for tests (time moves with `tick()`), else `SpeedClock(speed)` is used.
         `server`: also serve moto on http://{host}:{port} (port 0 picks a free one; see `endpoint_url`).
@@ -181,6 +188,7 @@ class LocalStack:
                 agent_port=agent_port,
                 stack_name=stack_name,
                 progress=progress,
+                lambda_python=Path(lambda_python) if lambda_python is not None else None,
             )
             if ticker:
                 self.ticker.start()
@@ -201,6 +209,7 @@ class LocalStack:
         agent_port: int,
         stack_name: str,
         progress: Callable[[ProgressEvent], None] | None,
+        lambda_python: Path | None = None,
     ) -> None:
         from moto import mock_aws
 
@@ -211,7 +220,7 @@ class LocalStack:
         self._uninstall = install_pieces()
         self._mock = mock_aws(config=MOTO_CONFIG)
         self._mock.start()
-        if server:
+        if server or lambda_python is not None:
             from moto.server import ThreadedMotoServer
 
             from failsafe_tools.local.server import check_port_free
@@ -221,6 +230,10 @@ class LocalStack:
             self._server.start()
             bound_host, bound_port = self._server.get_host_and_port()
             self.endpoint_url = f"http://{bound_host}:{bound_port}"
+        if lambda_python is not None and self.endpoint_url is not None:
+            lambda_runtime.use_package_runtime(
+                PackageRuntime(lambda_python, self.endpoint_url, {"AWS_DEFAULT_REGION": self.region})
+            )
         self.stack = provision(
             path,
             client=self.client,
@@ -238,6 +251,8 @@ class LocalStack:
                 port=agent_port, region=self.region, account_id=self.account_id
             )
             self.agent_url = self._agent.url
+        if lambda_python is not None:
+            lambda_runtime.prewarm(list(self.stack.function_code), self.region)
 
     def stop(self) -> None:
         """Stop the ticker, the agent, the server and moto; restore the previous clock. Idempotent."""
@@ -247,6 +262,7 @@ class LocalStack:
         self.ticker.stop()
         if self._agent is not None:
             self._agent.stop()
+        lambda_runtime.use_package_runtime(None)
         if self._server is not None:
             self._server.stop()
         if self.stack is not None:
