@@ -67,6 +67,10 @@ def _record(logical_id: str, kind: str) -> ResourceRecord:
         ),
         "AWS::Events::Rule": (name, {"Arn": _arn("events", f"rule/{name}")}),
         "AWS::CloudWatch::Alarm": (name, {"Arn": _arn("cloudwatch", f"alarm:{name}")}),
+        "AWS::KMS::Key": (
+            "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+            {"Arn": _arn("kms", "key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")},
+        ),
     }
     if kind.startswith("AWS::AppConfig::"):
         return ResourceRecord(logical_id, kind, f"id{abs(hash(logical_id)) % 10**7:07d}", {})

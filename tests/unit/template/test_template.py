@@ -422,3 +422,30 @@ def test_the_controller_reserves_concurrency_and_the_recommender_does_not() -> N
     assert reserved.pop("RecommenderFunction") is None
     assert all(isinstance(v, int) and v > 0 for v in reserved.values()), reserved
     assert sum(reserved.values()) <= 1000 - 100
+
+
+def test_the_notification_topic_takes_alarm_actions_and_its_publishers_can_encrypt() -> None:
+    # Given the notification topic every controller alarm notifies
+    res = source()["Resources"]
+    key_ref = res["NotificationTopic"]["Properties"]["KmsMasterKeyId"]
+    # Then it is encrypted with a key of the stack (CloudWatch cannot use the AWS managed aws/sns key)
+    assert key_ref == {"Ref": "NotificationKey"}
+    key = res["NotificationKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    [cloudwatch] = [
+        s for s in key["KeyPolicy"]["Statement"] if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+    # And every role that may publish to it may take a data key of that key
+    for name, role in resources("AWS::IAM::Role").items():
+        statements = [
+            s for p in role["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]
+        ]
+        publishes = any("sns:Publish" in str(s["Action"]) for s in statements)
+        encrypts = [
+            s
+            for s in statements
+            if "kms:GenerateDataKey" in s["Action"]
+            and s["Resource"] == {"Fn::GetAtt": ["NotificationKey", "Arn"]}
+        ]
+        assert bool(encrypts) == publishes, name
