@@ -18,6 +18,12 @@ BUILD_DIR := .aws-sam/build
 # Deploys default to arm64 (template parameter); the local stack runs the package on this machine.
 ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/')
 
+# checkov gets a venv of its own (its exact pins would downgrade the dev tools); its version range is the
+# `checkov` extra of pyproject.toml, as the SAM CLI's is the `sam` extra.
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+extra = $(shell $(PYTHON) -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["$(1)"][0])')
+
 .PHONY: install demo test lint format schema bench build lambda-python
 
 install: $(STAMP)
@@ -28,10 +34,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-$(SAM_STAMP):
+$(SAM_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install --quiet "aws-sam-cli>=1.170,<2"
+	$(SAM_VENV)/bin/python -m pip install --quiet "$(call extra,sam)"
 	touch $(SAM_STAMP)
+
+$(CHECKOV_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet "$(call extra,checkov)"
+	touch $(CHECKOV_STAMP)
 
 $(LAMBDA_STAMP):
 	$(PYTHON) -m venv $(LAMBDA_VENV)
@@ -54,12 +66,13 @@ demo: build
 test: build
 	$(BIN)/python -m pytest -q tests
 
-lint: $(STAMP) $(SAM_STAMP)
+lint: $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -f template.yaml --quiet --compact --skip-download
 
 format: $(STAMP)
 	$(BIN)/ruff format .

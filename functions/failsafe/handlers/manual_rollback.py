@@ -1,6 +1,8 @@
 """ManualRollback: operator levels 1, 2, 3, emergency (dry run, approvals) and the manual recover.
 
-`sam local invoke ManualRollbackFunction -e events/manual-level-2.json` (or `sam remote invoke`).
+`sam local invoke ManualRollbackFunction -e events/manual-level-2.json`, or on AWS
+`sam remote invoke ManualRollbackFunction --stack-name <stack> --event-file events/manual-level-2.json`
+(`sam remote invoke -e` would send the path itself as the event).
 """
 
 from __future__ import annotations

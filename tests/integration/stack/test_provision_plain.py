@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -104,3 +105,41 @@ def test_a_reference_to_a_conditioned_out_resource_is_an_error(client: Any) -> N
         IntrinsicError, match=r"Outputs\.Bad\.Value: Ref to resource 'ProdOnly', which is not created"
     ):
         provision(template, client=client, register_stack=False)
+
+
+def test_a_kms_key_is_created_with_its_policy_and_rotation(client: Any) -> None:
+    # Given a customer managed key with a key policy and rotation, and a topic encrypted with it
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+            }
+        ],
+    }
+    template = {
+        "Resources": {
+            "Key": {
+                "Type": "AWS::KMS::Key",
+                "Properties": {"Description": "alarms", "EnableKeyRotation": True, "KeyPolicy": policy},
+            },
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"KmsMasterKeyId": {"Ref": "Key"}}},
+        },
+        "Outputs": {"KeyArn": {"Value": {"Fn::GetAtt": ["Key", "Arn"]}}},
+    }
+    # When it is provisioned
+    stack = provision(template, client=client, stack_name="demo")
+    # Then the key exists with that policy and rotation, Ref is its id and the topic names it
+    kms = client("kms")
+    key_id = stack.physical_id("Key")
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"] == stack.outputs["KeyArn"]
+    assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is True
+    assert (
+        json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])["Statement"]
+        == (policy["Statement"])
+    )
+    topic = client("sns").get_topic_attributes(TopicArn=stack.physical_id("Topic"))["Attributes"]
+    assert topic["KmsMasterKeyId"] == key_id

@@ -179,13 +179,17 @@ def test_no_wildcard_actions_and_no_wildcard_data_resources() -> None:
                 statements += policy["PolicyDocument"]["Statement"]
     assert statements
     data_services = ("dynamodb:", "s3:", "sns:", "secretsmanager:", "appconfig:", "states:", "lambda:")
+    # The task-token callbacks have no resource type in IAM: "*" is the only Resource that grants them
+    # (test_iam_resource_support checks that against the IAM data).
+    token_callbacks = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         # Then no action is a wildcard
         assert all("*" not in action for action in actions), statement
         # And no data action applies to every resource
         if statement.get("Resource") == "*":
-            assert not any(action.startswith(data_services) for action in actions), statement
+            scoped = [a for a in actions if a not in token_callbacks]
+            assert not any(action.startswith(data_services) for action in scoped), statement
 
 
 def test_every_handler_gets_the_environment_its_model_requires() -> None:
@@ -318,3 +322,130 @@ def test_a_failed_execution_is_alarmed_to_the_notification_topic() -> None:
     assert alarm["Namespace"] == "AWS/States"
     assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "RollbackStateMachine"}}]
     assert alarm["AlarmActions"] == [{"Ref": "NotificationTopic"}]
+
+
+ASYNC_EVENT_SOURCES = {
+    "EventBridgeRule",
+    "CloudWatchEvent",
+    "Schedule",
+    "ScheduleV2",
+    "SNS",
+    "S3",
+    "CloudWatchLogs",
+    "IoTRule",
+}
+
+
+def _dead_letter_alarms() -> dict[str, dict[str, Any]]:
+    """Alarms on a queue's visible messages, by the queue's logical id."""
+    return {
+        a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: a["Properties"]
+        for a in source()["Resources"].values()
+        if a["Type"] == "AWS::CloudWatch::Alarm"
+        and a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+    }
+
+
+def test_every_table_has_point_in_time_recovery() -> None:
+    # Given every DynamoDB table of the template
+    tables = resources("AWS::DynamoDB::Table")
+    assert set(tables) == {"StateTable", "AuditTable", "IdempotencyTable"}
+    # Then each can be restored to any second of the last 35 days
+    for name, table in tables.items():
+        assert table["Properties"]["PointInTimeRecoverySpecification"] == {
+            "PointInTimeRecoveryEnabled": True
+        }, name
+
+
+def test_every_async_function_and_event_target_fails_into_a_queue_that_pages() -> None:
+    # Given the functions AWS invokes asynchronously (an event source that does not wait for the result)
+    functions = {
+        name: r["Properties"]
+        for name, r in source()["Resources"].items()
+        if r["Type"] == "AWS::Serverless::Function"
+        and any(e["Type"] in ASYNC_EVENT_SOURCES for e in r["Properties"].get("Events", {}).values())
+    }
+    assert set(functions) == {"AlarmIngestFunction"}
+    alarms = _dead_letter_alarms()
+    for name, props in functions.items():
+        # Then a failed invocation lands, with its error, in an SQS queue (on-failure destination)
+        on_failure = props["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+        assert on_failure["Type"] == "SQS", name
+        queue = on_failure["Destination"]["Fn::GetAtt"][0]
+        # And an event EventBridge could not deliver lands in the same queue (the target's DLQ)
+        for event in props["Events"].values():
+            if event["Type"] == "EventBridgeRule":
+                assert event["Properties"]["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue, "Arn"]}
+        # And the queue is encrypted, and its first message alarms to the notification topic
+        assert source()["Resources"][queue]["Properties"]["SqsManagedSseEnabled"] is True
+        alarm = alarms[queue]
+        assert alarm["Namespace"] == "AWS/SQS"
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+        assert alarm["AlarmActions"] == [{"Ref": "NotificationTopic"}]
+
+
+def test_eventbridge_may_write_to_the_dead_letter_queue_and_the_function_to_its_destination() -> None:
+    # Given the expanded template
+    [policy] = resources("AWS::SQS::QueuePolicy").values()
+    [rule_id] = resources("AWS::Events::Rule")
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    # Then the queue policy lets only the alarm rule send to the queue (EventBridge uses no role for DLQs)
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}}
+    # And AlarmIngest's role may send to its on-failure destination
+    role = resources("AWS::IAM::Role")["AlarmIngestFunctionRole"]
+    sends = [
+        s
+        for p in role["Properties"]["Policies"]
+        for s in p["PolicyDocument"]["Statement"]
+        if s["Action"] == "sqs:SendMessage"
+    ]
+    assert [s["Resource"] for s in sends] == [{"Fn::GetAtt": ["DroppedAlarmEventsQueue", "Arn"]}]
+
+
+def test_step_functions_invokes_every_lambda_synchronously() -> None:
+    # Given the state machine's Lambda tasks (their functions get no dead-letter queue: sync only)
+    states = json.loads(ASL.read_text())["States"]
+    tasks = [s for s in states.values() if s["Type"] == "Task"]
+    # Then none asks for an asynchronous (Event) invocation, which would need an on-failure destination
+    assert tasks
+    assert all(s.get("Parameters", {}).get("InvocationType", "RequestResponse") != "Event" for s in tasks)
+
+
+def test_the_controller_reserves_concurrency_and_the_recommender_does_not() -> None:
+    # Given the functions
+    functions = resources("AWS::Lambda::Function")
+    reserved = {n: f["Properties"].get("ReservedConcurrentExecutions") for n, f in functions.items()}
+    # Then every failsafe function has capacity of its own, the request path none, within what an account
+    # with the default 1000 can reserve while leaving the 100 unreserved AWS requires
+    assert reserved.pop("RecommenderFunction") is None
+    assert all(isinstance(v, int) and v > 0 for v in reserved.values()), reserved
+    assert sum(reserved.values()) <= 1000 - 100
+
+
+def test_the_notification_topic_takes_alarm_actions_and_its_publishers_can_encrypt() -> None:
+    # Given the notification topic every controller alarm notifies
+    res = source()["Resources"]
+    key_ref = res["NotificationTopic"]["Properties"]["KmsMasterKeyId"]
+    # Then it is encrypted with a key of the stack (CloudWatch cannot use the AWS managed aws/sns key)
+    assert key_ref == {"Ref": "NotificationKey"}
+    key = res["NotificationKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    [cloudwatch] = [
+        s for s in key["KeyPolicy"]["Statement"] if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+    # And every role that may publish to it may take a data key of that key
+    for name, role in resources("AWS::IAM::Role").items():
+        statements = [
+            s for p in role["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]
+        ]
+        publishes = any("sns:Publish" in str(s["Action"]) for s in statements)
+        encrypts = [
+            s
+            for s in statements
+            if "kms:GenerateDataKey" in s["Action"]
+            and s["Resource"] == {"Fn::GetAtt": ["NotificationKey", "Arn"]}
+        ]
+        assert bool(encrypts) == publishes, name

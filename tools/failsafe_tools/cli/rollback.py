@@ -1,9 +1,9 @@
 """`failsafe rollback --level 1|2|3|emergency --scope S --reason R [--dry-run] [--yes]`.
 
 The CLI never changes toggles itself: it invokes the stack's ManualRollback function (the same code path
-as `sam remote invoke ManualRollbackFunction -e events/manual-level-2.json`), first as a dry run to show
-the plan, then for real after confirmation, and then only *watches* the server-side workflow. Ctrl-C stops
-the watching; the rollback goes on and `failsafe status` follows it.
+as `sam remote invoke ManualRollbackFunction --event-file events/manual-level-2.json`), first as a dry run
+to show the plan, then for real after confirmation, and then only *watches* the server-side workflow.
+Ctrl-C stops the watching; the rollback goes on and `failsafe status` follows it.
 """
 
 from __future__ import annotations

@@ -1152,6 +1152,36 @@ _PASSWORD_KEYS = (
 )
 
 
+# ---- KMS --
+@register(
+    "AWS::KMS::Key",
+    {"Description", "KeyPolicy", "EnableKeyRotation", "Enabled", "KeyUsage", "KeySpec", "Tags"},
+    # The local KMS keeps no key material per region and deletes nothing on a schedule.
+    {
+        "MultiRegion",
+        "PendingWindowInDays",
+        "RotationPeriodInDays",
+        "BypassPolicyLockoutSafetyCheck",
+        "Origin",
+    },
+)
+def _kms_key(ctx: Context, logical_id: str, p: dict[str, Any]) -> ResourceRecord:
+    kms = ctx.c("kms")
+    kwargs: dict[str, Any] = _pick(p, "Description", "KeyUsage", "KeySpec")
+    if "KeyPolicy" in p:
+        kwargs["Policy"] = _policy(p["KeyPolicy"])
+    if p.get("Tags"):
+        kwargs["Tags"] = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in _tags_list(p["Tags"])]
+    key = kms.create_key(**kwargs)["KeyMetadata"]
+    if _bool(p.get("EnableKeyRotation", False)):
+        kms.enable_key_rotation(KeyId=key["KeyId"])
+    if not _bool(p.get("Enabled", True)):
+        kms.disable_key(KeyId=key["KeyId"])
+    return ResourceRecord(
+        logical_id, "AWS::KMS::Key", key["KeyId"], {"Arn": key["Arn"], "KeyId": key["KeyId"]}
+    )
+
+
 @register(
     "AWS::SecretsManager::Secret",
     {"Name", "Description", "SecretString", "GenerateSecretString", "Tags"},
