@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -33,6 +34,8 @@ from failsafe.controller.classify import Classification, UnknownAlarmError, clas
 from failsafe.controller.common import apply_event, audit_transition, incident_id_for
 from failsafe.controller.context import IncidentInput, TriggerInfo
 from failsafe.controller.runtime import Runtime
+from failsafe.domain.catalog import GuardrailCatalog
+from failsafe.domain.plans import Plan
 
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
 ALARM_SOURCE = "aws.cloudwatch"
@@ -43,6 +46,7 @@ MAX_DIMENSIONS = 30
 MAX_DIMENSION_NAME = 255
 MAX_DIMENSION_VALUE = 1024
 MAX_DROP_REASON = 1024
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
 def _utc(value: datetime) -> datetime:
@@ -61,6 +65,14 @@ class AlarmStateValue(BaseModel):
     value: Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
     reason: str = ""
     timestamp: datetime
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _iso_text(cls, value: Any) -> Any:
+        # CloudWatch sends ISO 8601 text; a number (or "0") would be read as Unix seconds: refuse it.
+        if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE_TIME.match(value)):
+            return value
+        raise ValueError("must be an ISO 8601 date-time such as 2026-01-01T00:10:00.000+0000")
 
     @field_validator("timestamp", mode="after")
     @classmethod
@@ -169,46 +181,78 @@ def dropped(
     return IngestResult(outcome="dropped", reason=reason, alarm_name=alarm_name, state=state)
 
 
-def ingest(rt: Runtime, event: Any) -> IngestResult:
+class Refused(ValueError):
+    """An event this stack must not act on, with what the audit line says about it."""
+
+    def __init__(self, reason: str, alarm_name: str | None = None, state: str | None = None) -> None:
+        super().__init__(reason)
+        self.alarm_name = alarm_name
+        self.state = state
+
+
+def screen(
+    event: Any,
+    *,
+    prefix: str,
+    catalog: GuardrailCatalog,
+    plan: Plan,
+    service: str,
+    environment: str,
+    now: datetime,
+    max_skew_seconds: int,
+) -> tuple[AlarmStateChangeDetail, Classification]:
+    """The pure checks on an event before anything is read or written; `Refused` when it must be dropped."""
     try:
         detail = parse_alarm_event(event)
     except ValueError as exc:
-        return dropped(rt, event, str(exc))
+        raise Refused(str(exc)) from None
     name, state = detail.alarmName, detail.state.value
     try:
         found = classify(
             name,
             detail.dimensions(),
+            prefix=prefix,
+            catalog=catalog,
+            plan=plan,
+            default_environment=environment,
+        )
+    except UnknownAlarmError as exc:
+        raise Refused(str(exc), name, state) from None
+    scope = found.trigger.scope
+    if (scope.service, scope.environment) != (service, environment):
+        raise Refused(
+            f"alarm {name!r} is for service {scope.service!r} in environment {scope.environment!r}; this "
+            f"stack owns service {service!r} in environment {environment!r} (dimensions Service and "
+            "Environment)",
+            name,
+            state,
+        )
+    ahead = (detail.state.timestamp - now).total_seconds()
+    if ahead > max_skew_seconds:
+        raise Refused(
+            f"alarm {name!r}: state timestamp {detail.state.timestamp.isoformat()} is {ahead:.0f} s ahead of "
+            f"the controller's clock, more than the {max_skew_seconds} s accepted "
+            "(MAX_EVENT_CLOCK_SKEW_SECONDS)",
+            name,
+            state,
+        )
+    return detail, found
+
+
+def ingest(rt: Runtime, event: Any) -> IngestResult:
+    try:
+        detail, found = screen(
+            event,
             prefix=rt.alarm_prefix,
             catalog=rt.catalog,
             plan=rt.plan,
-            default_environment=rt.settings.environment,
+            service=rt.settings.service,
+            environment=rt.settings.environment,
+            now=rt.now(),
+            max_skew_seconds=rt.settings.max_event_clock_skew_seconds,
         )
-    except UnknownAlarmError as exc:
-        return dropped(rt, event, str(exc), alarm_name=name, state=state)
-    scope = found.trigger.scope
-    owned = (rt.settings.service, rt.settings.environment)
-    if (scope.service, scope.environment) != owned:
-        return dropped(
-            rt,
-            event,
-            f"alarm {name!r} is for service {scope.service!r} in environment {scope.environment!r}; this "
-            f"stack owns service {owned[0]!r} in environment {owned[1]!r} (dimensions Service and "
-            "Environment)",
-            alarm_name=name,
-            state=state,
-        )
-    ahead = (detail.state.timestamp - rt.now()).total_seconds()
-    if ahead > rt.settings.max_event_clock_skew_seconds:
-        return dropped(
-            rt,
-            event,
-            f"alarm {name!r}: state timestamp {detail.state.timestamp.isoformat()} is {ahead:.0f} s ahead of "
-            f"the controller's clock, more than the {rt.settings.max_event_clock_skew_seconds} s accepted "
-            "(MAX_EVENT_CLOCK_SKEW_SECONDS)",
-            alarm_name=name,
-            state=state,
-        )
+    except Refused as refused:
+        return dropped(rt, event, str(refused), alarm_name=refused.alarm_name, state=refused.state)
     observation = AlarmObservation(
         alarm_name=detail.alarmName,
         state=detail.state.value,

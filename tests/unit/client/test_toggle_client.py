@@ -25,10 +25,10 @@ from failsafe.client.toggle_client import (
     METRIC_CONFIG_APPLIED,
     METRIC_CONFIG_FETCH_FAILED,
     METRIC_CONFIG_REJECTED,
-    DocumentRejected,
     parse_document,
     write_atomically,
 )
+from failsafe.domain.acceptance import DocumentRejected
 from failsafe.domain.decision import DecisionReason, RequestContext, ServingPolicy
 from failsafe.domain.toggles import FallbackLevel
 

@@ -103,5 +103,5 @@ def test_the_rule_names_the_size_limit_and_the_environment_to_set() -> None:
     # Then the reasons say the limit and what to set
     with pytest.raises(DocumentRejected, match=f"more than the {MAX_DOCUMENT_BYTES} bytes"):
         accept_document(_padded_to(1_600_000), environment=ENVIRONMENT)
-    with pytest.raises(DocumentRejected, match="set metadata.environment to 'prod'"):
+    with pytest.raises(DocumentRejected, match=r"set metadata\.environment to 'prod'"):
         accept_document(json.dumps(_document(environment="staging")).encode(), environment=ENVIRONMENT)
