@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from failsafe.domain.lifecycle import LifecycleRecord
 from failsafe.domain.plans import DEFAULT_PLAN, Plan
@@ -53,6 +53,13 @@ class AlarmObservation(BaseModel):
     severity: str | None = None
     kind: str | None = None
     reason: str = ""
+
+    @field_validator("at", mode="after")
+    @classmethod
+    def _utc(cls, at: datetime) -> datetime:
+        # Records written before timestamps were normalised may hold a naive one: read it as UTC (what
+        # CloudWatch stamps), so comparing it with an aware one never raises.
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
 class PendingApproval(BaseModel):

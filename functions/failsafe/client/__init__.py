@@ -15,11 +15,11 @@ from failsafe.client.toggle_client import (
     COLD_START_BASELINE,
     DEFAULT_REFRESH_INTERVAL_SECONDS,
     ClientStats,
-    DocumentRejected,
     RefreshOutcome,
     ToggleClient,
     parse_document,
 )
+from failsafe.domain.acceptance import DocumentRejected
 from failsafe.domain.decision import Decision, DecisionReason, RequestContext, ServingPolicy
 
 __all__ = [

@@ -31,11 +31,15 @@ States
   client loads it first (same validation). It is real configuration, so ``ready`` is True; it stays
   ``stale`` until a poll succeeds.
 - **Fresh**: the last successful poll is younger than ``stale_after`` (3 intervals by default, or 3
-  of the source's NextPollIntervalInSeconds when that is longer).
+  of the source's NextPollIntervalInSeconds when that is longer), and the document the source serves is
+  the one applied. While the source serves a document the client rejects, the client is ``stale`` (it
+  is not running what AppConfig says is deployed) and ``serving_rejected`` is True, until the source
+  serves an acceptable document again.
 
 Invalid documents (too large, wrong content type, not JSON, not an object, failing `ToggleDocument`
 validation, or for another environment) are rejected with one WARNING line and one ``ConfigRejected``
-metric per distinct document; the last known good stays. An unreachable source counts
+metric per distinct document (``rejected_documents`` counts them, for the recommender's EMF); the last
+known good stays. An unreachable source counts
 ``ConfigFetchFailed`` and also keeps the last known good.
 
 Threading: one background thread writes (refreshes are serialised by a lock). Readers take no lock: a
@@ -47,7 +51,6 @@ the old or the new snapshot, never a mix.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import tempfile
@@ -60,9 +63,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
-from pydantic import ValidationError
-
 from failsafe.client.sources import ConfigSource, Fetched, SourceUnavailable
+from failsafe.domain.acceptance import MAX_DOCUMENT_BYTES, DocumentRejected, accept_document
 from failsafe.domain.baselines import BASELINES, BaselineName
 from failsafe.domain.bucketing import DEFAULT_CACHE_SIZE, DEFAULT_SALT
 from failsafe.domain.decision import (
@@ -73,13 +75,13 @@ from failsafe.domain.decision import (
     cold_start_snapshot,
     compile_snapshot,
 )
-from failsafe.domain.toggles import MAX_JSON_DEPTH, ToggleDocument, ToggleSet, document_from_json_data
+from failsafe.domain.toggles import ToggleDocument, ToggleSet
 
 log = logging.getLogger("failsafe.client")
 
 DEFAULT_REFRESH_INTERVAL_SECONDS: Final = 15.0
-DEFAULT_MAX_DOCUMENT_BYTES: Final = 1024 * 1024
-"""1 MiB: a full document with 256 scoped overrides is well under this; AppConfig's own cap is 2 MB."""
+DEFAULT_MAX_DOCUMENT_BYTES: Final = MAX_DOCUMENT_BYTES
+"""1 MiB, the cap of the shared acceptance rule (`failsafe.domain.acceptance`) that the validator applies."""
 
 COLD_START_BASELINE: Final[ToggleSet] = BASELINES[BaselineName.EMERGENCY]
 """What a client serves before it has any configuration: the emergency baseline, i.e. kill switch on and
@@ -90,8 +92,6 @@ METRIC_CONFIG_APPLIED: Final = "ConfigApplied"
 METRIC_CONFIG_REJECTED: Final = "ConfigRejected"
 METRIC_CONFIG_FETCH_FAILED: Final = "ConfigFetchFailed"
 
-_JSON_TYPES: Final = frozenset({"application/json", "text/json"})
-
 MetricSink = Callable[[str, float], None]
 
 
@@ -100,10 +100,6 @@ class RefreshOutcome(StrEnum):
     UNCHANGED = "unchanged"
     REJECTED = "rejected"
     UNAVAILABLE = "unavailable"
-
-
-class DocumentRejected(ValueError):
-    """A fetched document that must not be applied; the message says why in one line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,36 +128,11 @@ def parse_document(
     max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
     environment: str | None = None,
 ) -> ToggleDocument:
-    """Validate raw bytes into a `ToggleDocument`, or raise `DocumentRejected` with a one-line reason."""
-    if len(body) > max_bytes:
-        raise DocumentRejected(f"document too large: more than {max_bytes} bytes")
-    if content_type is not None:
-        media_type = content_type.split(";", 1)[0].strip().lower()
-        if media_type not in _JSON_TYPES and not media_type.endswith("+json"):
-            raise DocumentRejected(f"wrong content type {media_type!r}: expected application/json")
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise DocumentRejected(f"not valid JSON: {exc}") from None
-    except RecursionError:
-        raise DocumentRejected(f"not valid JSON: nested more than {MAX_JSON_DEPTH} levels deep") from None
-    if not isinstance(data, dict):
-        raise DocumentRejected(f"wrong type: expected a JSON object, got {type(data).__name__}")
-    try:
-        # Strict JSON types, as the AppConfig JSON Schema validator has them: "50" or true is no exposure.
-        document = document_from_json_data(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or '<document>'}: {error['msg']}"
-            for error in exc.errors()[:5]
-        )
-        more = f" (+{exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
-        raise DocumentRejected(f"invalid toggles: {problems}{more}") from None
-    if environment is not None and document.metadata.environment != environment:
-        raise DocumentRejected(
-            f"metadata.environment is {document.metadata.environment!r}, this client serves {environment!r}"
-        )
-    return document
+    """Validate raw bytes into a `ToggleDocument`, or raise `DocumentRejected` with a one-line reason.
+
+    The rule is `failsafe.domain.acceptance.accept_document`, the one the AppConfig validator uses too.
+    """
+    return accept_document(body, environment=environment, content_type=content_type, max_bytes=max_bytes)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -225,6 +196,7 @@ class ToggleClient:
         self._next_poll_hint: float | None = None
         self._last_success: float | None = None
         self._last_rejected: bytes | None = None
+        self._serving_rejected = False
         self._failing = False
         self.last_error: str | None = None
         self.stats = ClientStats()
@@ -282,15 +254,26 @@ class ToggleClient:
         return None if last is None else max(0.0, self._clock() - last)
 
     @property
+    def serving_rejected(self) -> bool:
+        """The source's current document was rejected: the client runs an older one than deployed."""
+        return self._serving_rejected
+
+    @property
+    def rejected_documents(self) -> int:
+        """How many distinct documents (fetched or backup) this client has rejected so far."""
+        return self.stats.rejected
+
+    @property
     def stale(self) -> bool:
-        """Not ready, or no successful poll within `stale_after` seconds.
+        """Not ready, no successful poll within `stale_after` seconds, or the source serves a document
+        this client rejected (so what it applies is not what AppConfig deployed).
 
         When the source asks for a longer poll interval (NextPollIntervalInSeconds), the limit grows to
         three of those intervals, so honouring the service's pace never reads as staleness.
         """
         since = self.seconds_since_success
         limit = max(self.stale_after, 3 * (self._next_poll_hint or 0.0))
-        return not self.ready or since is None or since > limit
+        return not self.ready or self._serving_rejected or since is None or since > limit
 
     def wait_until_ready(self, timeout: float | None = None) -> bool:
         return self._ready_event.wait(timeout)
@@ -314,6 +297,7 @@ class ToggleClient:
                 return self._consider(fetched)
             except Exception as exc:  # a bug must not stop refreshes or disturb serving
                 self._last_rejected = fetched.body
+                self._serving_rejected = True
                 self.last_error = f"internal error applying config: {exc!r}"
                 self._count(rejected=1)
                 self._emit(METRIC_CONFIG_REJECTED)
@@ -322,10 +306,15 @@ class ToggleClient:
 
     def _consider(self, fetched: Fetched) -> RefreshOutcome:
         body = fetched.body
-        if body is None or body == self._applied.raw:
+        if body is None:  # nothing new: still the document of the last poll, applied or rejected
+            self._count(unchanged=1)
+            return RefreshOutcome.UNCHANGED
+        if body == self._applied.raw:
+            self._serving_rejected = False  # the source is back on the document we serve
             self._count(unchanged=1)
             return RefreshOutcome.UNCHANGED
         if body == self._last_rejected:
+            self._serving_rejected = True
             return RefreshOutcome.REJECTED  # already logged and counted once
         try:
             document = parse_document(
@@ -336,6 +325,7 @@ class ToggleClient:
             )
         except DocumentRejected as exc:
             self._last_rejected = body
+            self._serving_rejected = True
             self.last_error = str(exc)
             self._count(rejected=1)
             log.warning(
@@ -392,6 +382,7 @@ class ToggleClient:
         self._applied = _Applied(snapshot=snapshot, origin=origin, raw=raw, loaded_at=loaded_at)
         self.decide = snapshot.decider
         self._last_rejected = None
+        self._serving_rejected = False
         self._ready_event.set()
         log.info("failsafe.client: applied config version %d from %s", snapshot.version, origin)
 

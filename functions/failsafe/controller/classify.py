@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from failsafe.domain.catalog import GuardrailCatalog
 from failsafe.domain.lifecycle import EventKind, fired_event_kind
@@ -55,6 +55,6 @@ def classify(
         )
     try:
         trigger = classify_trigger(alarm_name, dimensions, catalog, default_environment)
-    except ScopeError as exc:
-        raise UnknownAlarmError(str(exc)) from exc
+    except (ScopeError, ValidationError) as exc:  # dimensions outside the scope grammar: not our alarm
+        raise UnknownAlarmError(f"alarm {alarm_name!r}: {exc}") from exc
     return Classification(trigger=trigger, entry_stage=entry_stage_for(trigger, plan).name)

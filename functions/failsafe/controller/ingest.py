@@ -1,7 +1,11 @@
 """AlarmIngest: CloudWatch alarm state changes -> classify -> claim the scope -> start or join an incident.
 
-- A malformed or foreign event is dropped with a reason (the handler logs it and counts a metric); it is
-  never raised, so EventBridge does not retry it into a storm.
+- A malformed or foreign event is dropped with a reason, an audit entry (`alarm:dropped`) and a metric
+  (the handler's `AlarmEventsDropped`); it is never raised, so it is neither retried into a storm nor lost
+  silently. That covers events that are not alarm state changes, fields beyond CloudWatch's own limits,
+  dimensions outside the scope grammar, alarms of another stack, scopes of a service or environment this
+  stack does not own, and state timestamps further ahead of the controller's clock than
+  `MAX_EVENT_CLOCK_SKEW_SECONDS` (a timestamp without a timezone is read as UTC, as CloudWatch stamps).
 - An OK (or INSUFFICIENT_DATA) transition is recorded on the scope and never starts a rollback.
 - An ALARM on a NORMAL scope claims it with a conditional write (the lifecycle moves to DEGRADED or
   ROLLBACK_PENDING) and starts one execution named with the incident id. The incident id derives from the
@@ -9,16 +13,19 @@
   was saved but StartExecution failed, the redelivered alarm starts that execution (`_resume_start`).
 - An ALARM on a scope with an open incident is recorded on the record the running execution reads
   (`alarms`), and the lifecycle decides whether it joins or escalates the stage.
-- Events older than the latest one recorded for the same alarm are ignored (out-of-order delivery).
+- Events older than the latest one recorded for the same alarm are ignored (out-of-order delivery). A
+  recorded observation stamped further ahead than the accepted skew (written before the bound existed)
+  is not trusted to order events, so one bogus stamp can never make every later event "stale".
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from failsafe.aws.audit_log import AuditEvent
 from failsafe.aws.state_store import AlarmObservation, ConcurrentUpdateError, ScopeRecord
@@ -27,10 +34,29 @@ from failsafe.controller.classify import Classification, UnknownAlarmError, clas
 from failsafe.controller.common import apply_event, audit_transition, incident_id_for
 from failsafe.controller.context import IncidentInput, TriggerInfo
 from failsafe.controller.runtime import Runtime
+from failsafe.domain.catalog import GuardrailCatalog
+from failsafe.domain.plans import Plan
 
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
 ALARM_SOURCE = "aws.cloudwatch"
 INGEST_ACTOR = "failsafe:alarm-ingest"
+# CloudWatch's own limits (PutMetricAlarm): what a real alarm event can hold; anything beyond is not one.
+MAX_ALARM_NAME = 255
+MAX_DIMENSIONS = 30
+MAX_DIMENSION_NAME = 255
+MAX_DIMENSION_VALUE = 1024
+MAX_DROP_REASON = 1024
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def _utc(value: datetime) -> datetime:
+    """An aware UTC timestamp: a naive one is read as UTC (CloudWatch stamps UTC)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp out of range once converted to UTC") from None
 
 
 class AlarmStateValue(BaseModel):
@@ -40,13 +66,29 @@ class AlarmStateValue(BaseModel):
     reason: str = ""
     timestamp: datetime
 
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _iso_text(cls, value: Any) -> Any:
+        # CloudWatch sends ISO 8601 text; a number (or "0") would be read as Unix seconds: refuse it.
+        if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE_TIME.match(value)):
+            return value
+        raise ValueError("must be an ISO 8601 date-time such as 2026-01-01T00:10:00.000+0000")
+
+    @field_validator("timestamp", mode="after")
+    @classmethod
+    def _as_utc(cls, value: datetime) -> datetime:
+        return _utc(value)
+
 
 class MetricRef(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     namespace: str | None = None
     name: str | None = None
-    dimensions: dict[str, str] = Field(default_factory=dict)
+    dimensions: dict[
+        Annotated[str, Field(max_length=MAX_DIMENSION_NAME)],
+        Annotated[str, Field(max_length=MAX_DIMENSION_VALUE)],
+    ] = Field(default_factory=dict, max_length=MAX_DIMENSIONS)
 
 
 class MetricStat(BaseModel):
@@ -72,7 +114,7 @@ class AlarmConfiguration(BaseModel):
 class AlarmStateChangeDetail(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    alarmName: str = Field(..., min_length=1)
+    alarmName: str = Field(..., min_length=1, max_length=MAX_ALARM_NAME)
     state: AlarmStateValue
     previousState: AlarmStateValue | None = None
     configuration: AlarmConfiguration = Field(default_factory=AlarmConfiguration)
@@ -118,22 +160,99 @@ def parse_alarm_event(event: Any) -> AlarmStateChangeDetail:
         raise ValueError(f"malformed alarm state change: {problems}") from exc
 
 
-def ingest(rt: Runtime, event: Any) -> IngestResult:
+def dropped(
+    rt: Runtime, event: Any, reason: str, *, alarm_name: str | None = None, state: str | None = None
+) -> IngestResult:
+    """Drop an event this stack must not act on: audited with the reason, nothing else changes."""
+    reason = reason if len(reason) <= MAX_DROP_REASON else reason[: MAX_DROP_REASON - 3] + "..."
+    event_id = event.get("id") if isinstance(event, dict) else None
+    rt.record(
+        AuditEvent(
+            action="alarm:dropped",
+            actor=INGEST_ACTOR,
+            reason=reason,
+            details={
+                "alarm": alarm_name,
+                "state": state,
+                "event_id": event_id[:128] if isinstance(event_id, str) else None,
+            },
+        )
+    )
+    return IngestResult(outcome="dropped", reason=reason, alarm_name=alarm_name, state=state)
+
+
+class Refused(ValueError):
+    """An event this stack must not act on, with what the audit line says about it."""
+
+    def __init__(self, reason: str, alarm_name: str | None = None, state: str | None = None) -> None:
+        super().__init__(reason)
+        self.alarm_name = alarm_name
+        self.state = state
+
+
+def screen(
+    event: Any,
+    *,
+    prefix: str,
+    catalog: GuardrailCatalog,
+    plan: Plan,
+    service: str,
+    environment: str,
+    now: datetime,
+    max_skew_seconds: int,
+) -> tuple[AlarmStateChangeDetail, Classification]:
+    """The pure checks on an event before anything is read or written; `Refused` when it must be dropped."""
     try:
         detail = parse_alarm_event(event)
     except ValueError as exc:
-        return IngestResult(outcome="dropped", reason=str(exc))
+        raise Refused(str(exc)) from None
+    name, state = detail.alarmName, detail.state.value
     try:
         found = classify(
-            detail.alarmName,
+            name,
             detail.dimensions(),
+            prefix=prefix,
+            catalog=catalog,
+            plan=plan,
+            default_environment=environment,
+        )
+    except UnknownAlarmError as exc:
+        raise Refused(str(exc), name, state) from None
+    scope = found.trigger.scope
+    if (scope.service, scope.environment) != (service, environment):
+        raise Refused(
+            f"alarm {name!r} is for service {scope.service!r} in environment {scope.environment!r}; this "
+            f"stack owns service {service!r} in environment {environment!r} (dimensions Service and "
+            "Environment)",
+            name,
+            state,
+        )
+    ahead = (detail.state.timestamp - now).total_seconds()
+    if ahead > max_skew_seconds:
+        raise Refused(
+            f"alarm {name!r}: state timestamp {detail.state.timestamp.isoformat()} is {ahead:.0f} s ahead of "
+            f"the controller's clock, more than the {max_skew_seconds} s accepted "
+            "(MAX_EVENT_CLOCK_SKEW_SECONDS)",
+            name,
+            state,
+        )
+    return detail, found
+
+
+def ingest(rt: Runtime, event: Any) -> IngestResult:
+    try:
+        detail, found = screen(
+            event,
             prefix=rt.alarm_prefix,
             catalog=rt.catalog,
             plan=rt.plan,
-            default_environment=rt.settings.environment,
+            service=rt.settings.service,
+            environment=rt.settings.environment,
+            now=rt.now(),
+            max_skew_seconds=rt.settings.max_event_clock_skew_seconds,
         )
-    except UnknownAlarmError as exc:
-        return IngestResult(outcome="dropped", reason=str(exc), alarm_name=detail.alarmName)
+    except Refused as refused:
+        return dropped(rt, event, str(refused), alarm_name=refused.alarm_name, state=refused.state)
     observation = AlarmObservation(
         alarm_name=detail.alarmName,
         state=detail.state.value,
@@ -157,6 +276,10 @@ def _ingest_once(rt: Runtime, found: Classification, seen: AlarmObservation) -> 
     record = current or ScopeRecord.fresh(scope, rt.plan)
     base = {"alarm_name": seen.alarm_name, "state": seen.state, "scope": scope.key}
     previous = record.alarms.get(seen.alarm_name)
+    if previous is not None and previous.at > rt.now() + timedelta(
+        seconds=rt.settings.max_event_clock_skew_seconds
+    ):
+        previous = None  # a bogus future stamp recorded before the skew bound: it orders nothing
     if (
         previous is not None
         and (previous.at, previous.state) == (seen.at, seen.state)

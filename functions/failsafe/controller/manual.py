@@ -33,7 +33,7 @@ from failsafe.controller.runtime import Runtime
 from failsafe.domain.diff import blast_radius, diff_documents
 from failsafe.domain.lifecycle import EventKind, IllegalTransitionError
 from failsafe.domain.plans import Level, PlanError, Stage, apply_to_document, restore_document
-from failsafe.domain.scope import Scope, ScopeError
+from failsafe.domain.scope import MAX_SCOPE_KEY_LENGTH, Scope, ScopeError
 from failsafe.domain.toggles import ToggleDocument
 
 LEVELS = ", ".join(level.value for level in Level)
@@ -45,12 +45,16 @@ class ManualRequestError(ValueError):
     pass
 
 
+class ForeignScopeError(ManualRequestError):
+    """The scope names a service or environment this stack does not control (refused and audited)."""
+
+
 class ManualRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     action: Literal["rollback", "recover"] = "rollback"
     level: Level | None = None
-    scope: str = Field(..., min_length=1)
+    scope: str = Field(..., min_length=1, max_length=MAX_SCOPE_KEY_LENGTH)
     reason: str = Field(..., min_length=1, max_length=1024)
     requested_by: str = Field(..., min_length=1, max_length=128)
     dry_run: bool = False
@@ -91,11 +95,23 @@ def parse_request(event: Any) -> ManualRequest:
 
 def handle(rt: Runtime, request: ManualRequest) -> dict[str, Any]:
     scope = Scope.parse(request.scope)
-    if scope.environment != rt.settings.environment:
-        raise ManualRequestError(
-            f"scope {scope.key}: this stack controls environment {rt.settings.environment!r}, "
-            f"not {scope.environment!r}"
+    owned = (rt.settings.service, rt.settings.environment)
+    if (scope.service, scope.environment) != owned:
+        reason = (
+            f"scope {scope.key}: this stack controls service {owned[0]!r} in environment {owned[1]!r}, "
+            f"not service {scope.service!r} in environment {scope.environment!r}; "
+            "use the failsafe stack of that service and environment"
         )
+        rt.record(
+            AuditEvent(
+                action="request:refused",
+                actor=request.requested_by,
+                reason=reason,
+                scope_key=scope.key,
+                details={"action": request.action, "level": request.level, "why": request.reason},
+            )
+        )
+        raise ForeignScopeError(reason)
     if request.action == "recover":
         return recover(rt, request, scope)
     assert request.level is not None

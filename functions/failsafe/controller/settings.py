@@ -51,6 +51,13 @@ class Settings(BaseModel):
     deployment_poll_seconds: int = Field(5, gt=0, alias="DEPLOYMENT_POLL_SECONDS")
     approval_timeout_seconds: int = Field(1800, gt=0, alias="APPROVAL_TIMEOUT_SECONDS")
     deployment_retries: int = Field(3, ge=0, alias="DEPLOYMENT_RETRIES")
+    max_event_clock_skew_seconds: int = Field(
+        300,
+        ge=0,
+        alias="MAX_EVENT_CLOCK_SKEW_SECONDS",
+        description="How far ahead of the controller's clock an alarm's state timestamp may be; later ones "
+        "are dropped (one bogus future stamp would otherwise make every real event of the alarm stale).",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:

@@ -3,17 +3,21 @@
 AppConfig invokes the function with `{"applicationId", "configurationProfileId", "configurationVersion",
 "content"}` where `content` is the base64 of the document. Returning means valid; raising rejects the
 version, and AppConfig shows the exception message, which names the fields involved.
+
+The rule is `failsafe.domain.acceptance.accept_document`, the very one every `ToggleClient` applies: size
+cap, strict JSON types, the semantic rules and `metadata.environment` equal to this stack's environment.
+AppConfig therefore never deploys a version that the clients of this environment would refuse.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from failsafe.domain.acceptance import DocumentRejected, accept_document
 from failsafe.domain.toggles import ToggleDocument
 
 
@@ -30,20 +34,17 @@ class ValidatorEvent(BaseModel):
     content: str
 
 
-def validate_event(event: Any) -> ToggleDocument:
+def validate_event(event: Any, *, environment: str) -> ToggleDocument:
+    """The document of an AppConfig validator event for `environment`, or `ToggleValidationError`."""
     try:
         parsed = ValidatorEvent.model_validate(event)
     except ValidationError as exc:
         raise ToggleValidationError(f"not an AppConfig validator event: {exc.errors()[0]['msg']}") from exc
     try:
         raw = base64.b64decode(parsed.content, validate=True)
-        data = json.loads(raw)
     except (binascii.Error, ValueError) as exc:
         raise ToggleValidationError(f"content is not base64-encoded JSON: {exc}") from exc
     try:
-        return ToggleDocument.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'document'}: {err['msg']}" for err in exc.errors()
-        )
-        raise ToggleValidationError(problems) from exc
+        return accept_document(raw, environment=environment)
+    except DocumentRejected as exc:
+        raise ToggleValidationError(str(exc)) from exc

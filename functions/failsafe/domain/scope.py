@@ -8,11 +8,18 @@ value; a request with no value for a narrowed dimension is outside (we never gue
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ScopeValue = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+SCOPE_GRAMMAR = "1-64 of letters, digits and _ . : -"
+
+MAX_SCOPE_VALUES = 64
+"""Most values one of regions, cohorts or clients may list (the toggles' region_scope has the same cap)."""
+MAX_SCOPE_KEY_LENGTH = 1024
+"""Longest scope key: it is (part of) the DynamoDB partition key of the scope's record (at most 2048
+bytes), and it is written into toggle documents, audit entries and reports."""
 
 # CloudWatch dimension names that carry scope on the recommender's EMF metrics.
 DIMENSION_SERVICE = "Service"
@@ -38,7 +45,22 @@ class Scope(BaseModel):
     @field_validator("regions", "cohorts", "clients", mode="after")
     @classmethod
     def _canonical(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(sorted(set(values)))
+        distinct = tuple(sorted(set(values)))
+        if len(distinct) > MAX_SCOPE_VALUES:
+            raise ValueError(
+                f"{len(distinct)} values, more than the {MAX_SCOPE_VALUES} a scope may list; "
+                "split the rollback into several scopes or widen it (an empty list means all)"
+            )
+        return distinct
+
+    @model_validator(mode="after")
+    def _key_fits(self) -> Self:
+        if len(self.key) > MAX_SCOPE_KEY_LENGTH:
+            raise ValueError(
+                f"scope key is {len(self.key)} characters, more than the {MAX_SCOPE_KEY_LENGTH} allowed "
+                "(it keys the scope's DynamoDB record); list fewer regions, cohorts or clients"
+            )
+        return self
 
     @property
     def key(self) -> str:
@@ -76,12 +98,7 @@ class Scope(BaseModel):
         try:
             return cls(service=parts[0], environment=parts[1], **lists)
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}={e['input']!r}: {e['msg']}" for e in error.errors()
-            )
-            raise ScopeError(
-                f"scope {key!r}: {problems}; values are 1-64 of letters, digits and _ . : -"
-            ) from None
+            raise ScopeError(f"scope {_shown(key)}: {_problems(error)}; values are {SCOPE_GRAMMAR}") from None
 
     def matches(self, region: str | None, cohort: str | None, client: str | None) -> bool:
         """Does a request with these attributes fall in this scope?"""
@@ -121,6 +138,19 @@ class Scope(BaseModel):
         return sum(1 for values in (self.regions, self.cohorts, self.clients) if values)
 
 
+def _shown(value: object, limit: int = 80) -> str:
+    """`repr(value)`, cut to `limit` characters so that a huge input never makes a huge message."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}...({len(text)} characters)"
+
+
+def _problems(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'scope'}={_shown(e['input'])}: {e['msg']}"
+        for e in error.errors()[:5]
+    )
+
+
 def _admits(allowed: tuple[str, ...], value: str | None) -> bool:
     return not allowed or (value is not None and value in allowed)
 
@@ -135,7 +165,7 @@ def scope_of_alarm(dimensions: Mapping[str, str], default_environment: str | Non
     environment = dimensions.get(DIMENSION_ENVIRONMENT, default_environment)
     if not service or not environment:
         raise ScopeError(
-            f"alarm dimensions {dict(dimensions)!r}: need '{DIMENSION_SERVICE}' and "
+            f"alarm dimensions {_shown(dict(dimensions), 300)}: need '{DIMENSION_SERVICE}' and "
             f"'{DIMENSION_ENVIRONMENT}' to know which traffic to roll back"
         )
 
@@ -143,10 +173,16 @@ def scope_of_alarm(dimensions: Mapping[str, str], default_environment: str | Non
         value = dimensions.get(name)
         return (value,) if value else ()
 
-    return Scope(
-        service=service,
-        environment=environment,
-        regions=narrowed(DIMENSION_REGION),
-        cohorts=narrowed(DIMENSION_COHORT),
-        clients=narrowed(DIMENSION_CLIENT),
-    )
+    try:
+        return Scope(
+            service=service,
+            environment=environment,
+            regions=narrowed(DIMENSION_REGION),
+            cohorts=narrowed(DIMENSION_COHORT),
+            clients=narrowed(DIMENSION_CLIENT),
+        )
+    except ValidationError as error:
+        raise ScopeError(
+            f"alarm dimensions outside the scope grammar: {_problems(error)}; dimension values that name a "
+            f"scope are {SCOPE_GRAMMAR}"
+        ) from None

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from failsafe.controller.ingest import ingest, parse_alarm_event
+from failsafe.controller.ingest import dropped, ingest, parse_alarm_event
 from failsafe.controller.runtime import Runtime
 from failsafe.controller.settings import Settings
 from failsafe.handlers._common import powertools, runtime
@@ -55,14 +55,16 @@ def _process(rt: Runtime) -> Any:
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    rt = runtime(AlarmIngestEnv)
     try:
         parse_alarm_event(event)
     except ValueError as exc:
-        logger.warning("dropping event", extra={"reason": str(exc)})
+        refused = dropped(rt, event, str(exc)).model_dump(mode="json")
+        logger.warning("dropping event", extra={"reason": refused["reason"]})
         metrics.add_metric(name="AlarmEventsDropped", unit=MetricUnit.Count, value=1)
-        return {"outcome": "dropped", "reason": str(exc)}
+        return refused
     _config().register_lambda_context(context)
-    result: dict[str, Any] = _process(runtime(AlarmIngestEnv))(event=event)
+    result: dict[str, Any] = _process(rt)(event=event)
     if result["outcome"] == "dropped":
         logger.warning(
             "dropping alarm", extra={"reason": result["reason"], "alarm": result.get("alarm_name")}

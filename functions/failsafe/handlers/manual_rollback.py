@@ -32,7 +32,12 @@ class ManualRollbackEnv(Settings):
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     request = manual.parse_request(event)
     logger.append_keys(scope=request.scope, requested_by=request.requested_by)
-    result = manual.handle(runtime(ManualRollbackEnv), request)
+    try:
+        result = manual.handle(runtime(ManualRollbackEnv), request)
+    except manual.ForeignScopeError as exc:
+        logger.warning("refusing a scope this stack does not own", extra={"reason": str(exc)})
+        metrics.add_metric(name="ManualRequestsRefused", unit=MetricUnit.Count, value=1)
+        raise
     metrics.add_metric(
         name="ManualDryRun" if request.dry_run else "ManualAction", unit=MetricUnit.Count, value=1
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from failsafe.controller.settings import Settings
 from failsafe.controller.validator import validate_event
 from failsafe.handlers._common import powertools
 
@@ -15,5 +16,6 @@ logger, tracer, metrics = powertools()
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def handler(event: Any, context: LambdaContext) -> None:
-    document = validate_event(event)
+    # The environment this stack (and so every client reading its AppConfig environment) serves.
+    document = validate_event(event, environment=Settings.from_env().environment)
     logger.info("toggle document valid", extra={"version": document.metadata.version})

@@ -8,8 +8,9 @@ the cache (cache mode ``prewarm`` or ``warm_only``), so a service running ``cold
 with a 0 % hit rate.
 
 Properties (searchable in Logs Insights, not dimensions): policy, fallback level, reason, cohort, client,
-cache mode, k, k_returned, serve_full, stale/ready flags of the client, the chaos faults that fired, and
-the request id.
+cache mode, k, k_returned, serve_full, stale/ready flags of the client and how many served documents it
+rejected (stale while it runs an older one than deployed), the chaos faults that fired, and the request
+id.
 
 The document is built with Powertools' `EphemeralMetrics` (no shared state between requests or threads)
 and handed to a sink: by default one JSON line on stdout, which is what CloudWatch Logs (and the local

@@ -417,6 +417,10 @@ class Recommender:
             properties["ClientStale"] = bool(self.client.stale)
         except Exception:
             properties["ClientReady"] = False
+        # How many served documents the client refused (a `ToggleClient` counts them; other clients may not).
+        rejected = getattr(self.client, "rejected_documents", None)
+        if isinstance(rejected, int):
+            properties["ClientRejectedDocuments"] = rejected
         if fired:
             properties["ChaosFired"] = fired
         return properties

@@ -25,10 +25,10 @@ from failsafe.client.toggle_client import (
     METRIC_CONFIG_APPLIED,
     METRIC_CONFIG_FETCH_FAILED,
     METRIC_CONFIG_REJECTED,
-    DocumentRejected,
     parse_document,
     write_atomically,
 )
+from failsafe.domain.acceptance import DocumentRejected
 from failsafe.domain.decision import DecisionReason, RequestContext, ServingPolicy
 from failsafe.domain.toggles import FallbackLevel
 
@@ -230,6 +230,52 @@ def test_an_unreachable_source_keeps_the_last_known_good_and_turns_stale(
     # And when the source comes back, the client is fresh again
     source.answers = [None]
     clock.now += 15
+    assert client.refresh() is RefreshOutcome.UNCHANGED
+    assert not client.stale
+
+
+def test_a_served_document_the_client_rejects_makes_it_stale_until_a_good_one_is_served(
+    metrics: list[tuple[str, float]], clock: FakeClock
+) -> None:
+    # Given a client serving version 4
+    source = ScriptedSource(body(doc(4)))
+    client = make_client(source, metrics, clock)
+    client.refresh()
+    assert not client.stale
+    # When AppConfig serves a document for another environment, polled for 10 minutes (the body once,
+    # then "nothing new" on every later poll, as appconfigdata answers)
+    source.push(body(doc(5, environment="staging")), None)
+    for _ in range(40):
+        clock.now += 15
+        client.refresh()
+    # Then the client keeps version 4 but says it is stale, counts the rejected document and flags it
+    assert client.config_version == 4
+    assert client.stale
+    assert client.serving_rejected
+    assert client.rejected_documents == 1
+    assert metrics.count((METRIC_CONFIG_REJECTED, 1.0)) == 1
+    # And when an acceptable document is served again, it is applied and the client is fresh
+    source.push(body(doc(6)))
+    clock.now += 15
+    assert client.refresh() is RefreshOutcome.APPLIED
+    assert not client.stale
+    assert not client.serving_rejected
+
+
+def test_a_source_back_on_the_applied_document_clears_stale(
+    metrics: list[tuple[str, float]], clock: FakeClock
+) -> None:
+    # Given a client on version 4 that rejected a bad document the source served
+    good = body(doc(4))
+    source = ScriptedSource(good, b"{not json")
+    client = make_client(source, metrics, clock)
+    client.refresh()
+    client.refresh()
+    assert client.stale
+    # When the source serves version 4 again (the bad version was rolled back)
+    source.push(good)
+    clock.now += 15
+    # Then nothing is re-applied and the client is fresh
     assert client.refresh() is RefreshOutcome.UNCHANGED
     assert not client.stale
 

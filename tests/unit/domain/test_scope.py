@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
-from failsafe.domain.scope import Scope, ScopeError, scope_of_alarm
+from failsafe.domain.scope import MAX_SCOPE_KEY_LENGTH, MAX_SCOPE_VALUES, Scope, ScopeError, scope_of_alarm
 
 
 def test_key_is_canonical_and_parse_is_its_inverse() -> None:
@@ -82,3 +83,17 @@ def test_the_scope_of_an_alarm_comes_from_its_dimensions() -> None:
     assert scope_of_alarm({"Service": "recommender"}, default_environment="dev").key == "recommender/dev"
     with pytest.raises(ScopeError, match="need 'Service' and 'Environment'"):
         scope_of_alarm({"Environment": "prod"})
+
+
+def test_a_scope_too_large_for_its_record_is_refused_naming_the_field_and_the_limit() -> None:
+    # Given scopes with more values than a scope may list, or a key longer than its record's key allows
+    too_many = [f"r{i}" for i in range(MAX_SCOPE_VALUES + 1)]
+    too_long = [f"cohort-{i:02d}-" + "x" * 40 for i in range(MAX_SCOPE_VALUES)]
+    # When they are built
+    # Then pydantic refuses them with the field and the limit, never a DynamoDB size error later
+    with pytest.raises(ValidationError, match=rf"regions\n.*more than the {MAX_SCOPE_VALUES}"):
+        Scope(service="recommender", environment="prod", regions=tuple(too_many))
+    with pytest.raises(ValidationError, match=f"more than the {MAX_SCOPE_KEY_LENGTH} allowed"):
+        Scope(service="recommender", environment="prod", cohorts=tuple(too_long))
+    with pytest.raises(ScopeError, match=f"more than the {MAX_SCOPE_VALUES} a scope may list"):
+        Scope.parse("recommender/prod/region=" + ",".join(too_many))

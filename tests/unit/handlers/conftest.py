@@ -24,7 +24,7 @@ from failsafe.domain.catalog import DEFAULT_CATALOG
 from failsafe.domain.metrics import NAMESPACE
 from failsafe.handlers._common import reset_runtimes
 from failsafe_tools.local.appconfig import install
-from failsafe_tools.local.clock import ManualClock, set_clock
+from failsafe_tools.local.clock import EPOCH_START, ManualClock, set_clock
 
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS = ROOT / "events"
@@ -169,9 +169,15 @@ def pagerduty_server() -> Iterator[PagerDutyServer]:
         server.server_close()
 
 
+# The world starts an hour after the sample events of events/ (stamped 2026-01-01T00:00-00:10Z), as a real
+# controller reads alarm events after they happen: ingest drops events stamped further ahead of its clock
+# than MAX_EVENT_CLOCK_SKEW_SECONDS.
+WORLD_START = EPOCH_START + 3600
+
+
 @pytest.fixture
 def clock() -> Iterator[ManualClock]:
-    manual = ManualClock()
+    manual = ManualClock(start=WORLD_START)
     previous = set_clock(manual)
     yield manual
     set_clock(previous)

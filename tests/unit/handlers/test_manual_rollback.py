@@ -16,7 +16,7 @@ from tests.unit.handlers.helpers import (
     state_record,
 )
 
-from failsafe.controller.manual import ManualRequestError
+from failsafe.controller.manual import ForeignScopeError, ManualRequestError
 from failsafe.handlers import manual_rollback
 
 
@@ -109,8 +109,18 @@ def test_levels_claim_the_scope_and_start_an_execution(
         ),
         ({**load_event("manual-level-1.json"), "scope": "just-a-service"}, "expected 'service/environment"),
         (
-            {**load_event("manual-level-1.json"), "scope": "recommender/staging"},
-            "controls environment 'prod'",
+            {
+                **load_event("manual-level-1.json"),
+                "scope": "recommender/prod/region=" + ",".join(f"r{i}" for i in range(100)),
+            },
+            "more than the 64 a scope may list",
+        ),
+        (
+            {
+                **load_event("manual-level-1.json"),
+                "scope": "recommender/prod/region=" + ",".join(f"region-{i}" for i in range(5000)),
+            },
+            "scope: String should have at most 1024 characters",
         ),
         ({**load_event("manual-level-1.json"), "level": None}, "level is required"),
     ],
@@ -125,6 +135,31 @@ def test_bad_requests_are_clear_errors_and_change_nothing(
     # Then the error says what is wrong and nothing changed
     assert message in str(error.value)
     _nothing_changed(world)
+
+
+@pytest.mark.parametrize(
+    ("scope", "refused"),
+    [
+        ("payments/prod", "not service 'payments' in environment 'prod'"),
+        ("recommender/staging", "not service 'recommender' in environment 'staging'"),
+        ("payments/prod/region=eu-west-1", "not service 'payments'"),
+    ],
+)
+@pytest.mark.parametrize("event_file", ["manual-level-1.json", "kill-switch.json", "manual-recover.json"])
+def test_a_scope_of_another_service_or_environment_is_refused_audited_and_counted(
+    world: World, capsys: pytest.CaptureFixture[str], scope: str, refused: str, event_file: str
+) -> None:
+    # Given a stack that owns recommender/prod
+    # When an operator asks for a level, the kill switch or a recovery of another service's or
+    # environment's scope
+    with pytest.raises(ForeignScopeError) as error:
+        invoke({**load_event(event_file), "scope": scope})
+    # Then it is refused with the reason, counted, and audited once; no record, execution or deployment
+    assert refused in str(error.value)
+    assert '"ManualRequestsRefused"' in capsys.readouterr().out
+    assert audit_actions(world) == ["request:refused"]
+    assert world.client("dynamodb").scan(TableName="state")["Items"] == []
+    assert executions(world) == []
 
 
 def test_manual_recover_is_an_audited_override_that_restores_the_toggles(world: World) -> None:

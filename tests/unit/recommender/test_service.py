@@ -81,6 +81,23 @@ def test_normal_traffic_is_personalised_and_emits_the_contract(make_client: Make
     assert len(data) == 2 * len(CONTRACT_METRICS)
 
 
+def test_a_rejected_served_document_shows_as_stale_with_its_count_in_the_emf(
+    make_client: MakeClient, make_document: Callable[..., bytes]
+) -> None:
+    # Given a recommender on version 4
+    client, source = make_client("normal", version=4)
+    docs: list[dict[str, Any]] = []
+    recommender = _recommender(client, docs)
+    # When AppConfig serves a document for another environment, which the client refuses
+    source.body = make_document("normal", version=5, environment="prod")
+    client.refresh()
+    recommender.serve({"user_id": "u00010", "region": "eu-west-1", "k": 12})
+    # Then the request's EMF document says the client is stale and has rejected one document
+    (doc,) = docs
+    assert client.config_version == 4
+    assert (doc["ClientStale"], doc["ClientRejectedDocuments"]) == (True, 1)
+
+
 def test_rates_are_zero_or_hundred_per_request(make_client: MakeClient) -> None:
     # Given a normal recommender with the cache consulted
     client, _ = make_client("normal")
