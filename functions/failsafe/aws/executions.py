@@ -26,8 +26,9 @@ class ExecutionNameTakenError(RuntimeError):
 
 
 # What names an incident in an execution's input: the same incident started again (a redelivered alarm, a
-# lost StartExecution response) carries the same values; another incident that got the same name does not.
-INCIDENT_KEYS = ("incident_id", "scope", "source", "requested_by", "reason")
+# lost StartExecution response) carries the same values, though its stage or reason may have moved on;
+# another incident that got the same name (two operators, another scope) does not.
+INCIDENT_KEYS = ("incident_id", "scope", "source", "requested_by")
 
 
 class HistoryEvent(BaseModel):
