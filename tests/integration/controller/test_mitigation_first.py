@@ -63,6 +63,15 @@ def test_pagerduty_failing_does_not_come_before_or_hold_up_the_deployment(contro
     # this incident had already been started
     assert seen_at_page
     assert all(any(incident_id in d for d in descriptions) for descriptions in seen_at_page)
+    # And on the local clock the deployment started within 1 s of the execution, the 4 failed attempts and
+    # their backoff (7 s) notwithstanding
+    [deployment] = [
+        d
+        for d in controller.deployments()
+        if d.get("Description", "").endswith(f"{SCOPE} -> emergency") and incident_id in d["Description"]
+    ]
+    delay = (deployment["StartedAt"] - execution["startDate"]).total_seconds()
+    assert delay <= 1.0, delay
     # And in the execution, Apply ran before the first Notify
     entered = _entered(controller, incident_id)
     assert entered.index("Apply") < entered.index("Notify")
