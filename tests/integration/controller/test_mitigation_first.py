@@ -140,6 +140,7 @@ def test_a_throttled_start_deployment_is_retried_and_does_not_escalate(
 def test_a_failed_approval_request_pages_and_keeps_what_is_in_force(
     controller: Controller, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # (last in this module: it leaves the scope held by the failed incident, as a real one would)
     # Given the approval request failing (the request task raises before anyone could be asked)
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("injected: the approval request could not be stored")
