@@ -21,6 +21,16 @@ def _code(exc: Exception) -> str | None:
     return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
 
 
+class ExecutionNameTakenError(RuntimeError):
+    """An execution with the incident's name exists but was started for another incident."""
+
+
+# What names an incident in an execution's input: the same incident started again (a redelivered alarm, a
+# lost StartExecution response) carries the same values, though its stage or reason may have moved on;
+# another incident that got the same name (two operators, another scope) does not.
+INCIDENT_KEYS = ("incident_id", "scope", "source", "requested_by")
+
+
 class HistoryEvent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -38,15 +48,33 @@ class Executions:
         return self._arn.replace(":stateMachine:", ":execution:") + f":{incident_id}"
 
     def start(self, incident_id: str, payload: dict[str, Any]) -> tuple[str, bool]:
-        """Start the incident's execution. Returns (arn, started_now); an existing one is not restarted."""
+        """Start the incident's execution. Returns (arn, started_now); an existing one is not restarted.
+
+        An existing execution of that name counts as this incident's only if its input names this incident
+        (`INCIDENT_KEYS` equal, read with DescribeExecution); otherwise `ExecutionNameTakenError`.
+        """
         try:
             response = self._client.start_execution(
                 stateMachineArn=self._arn, name=incident_id, input=json.dumps(payload, sort_keys=True)
             )
         except Exception as exc:
-            if _code(exc) == "ExecutionAlreadyExists":
-                return self.execution_arn(incident_id), False
-            raise
+            if _code(exc) != "ExecutionAlreadyExists":
+                raise
+            arn = self.execution_arn(incident_id)
+            existing = self._client.describe_execution(executionArn=arn)
+            try:
+                theirs = json.loads(existing.get("input") or "{}")
+            except ValueError:
+                theirs = {}
+            ours = {key: payload.get(key) for key in INCIDENT_KEYS}
+            found = {key: theirs.get(key) for key in INCIDENT_KEYS} if isinstance(theirs, dict) else {}
+            if found != ours:
+                raise ExecutionNameTakenError(
+                    f"execution {arn} ({existing['status']}) already exists for another incident "
+                    f"(its input names {found}; this incident is {ours}); open the incident again "
+                    "so it gets a new incident id"
+                ) from exc
+            return arn, False
         return str(response["executionArn"]), True
 
     def status(self, execution_arn: str) -> str:

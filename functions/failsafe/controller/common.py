@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,9 +17,16 @@ SYSTEM_ACTOR = "failsafe"
 
 
 def incident_id_for(scope: Scope, at: datetime, prefix: str = "inc") -> str:
-    """`inc-20260101T000000Z-1a2b3c4d`: a valid Step Functions execution name (<= 80, [A-Za-z0-9_-])."""
+    """`inc-20260101T000000123456Z-1a2b3c4d-9f8e7d6c`: unique, and sortable by time within a prefix.
+
+    The UTC time to the microsecond comes first, then the scope's digest, then 32 random bits, so two
+    incidents of one scope opened in the same instant (level 1, recover, emergency within a second; or a
+    late alarm) never share an id. It is a valid Step Functions execution name (<= 80, [A-Za-z0-9_-]), a
+    PagerDuty dedup_key and a report key.
+    """
     digest = hashlib.sha256(scope.key.encode("utf-8")).hexdigest()[:8]
-    return f"{prefix}-{at.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{digest}"
+    moment = at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"{prefix}-{moment}-{digest}-{secrets.token_hex(4)}"
 
 
 def snapshot(record: ScopeRecord) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
+from failsafe.aws.retryable import retryable_aws_errors
 from failsafe.controller import notify
 from failsafe.controller.context import TaskEvent
 from failsafe.controller.settings import Settings
@@ -26,6 +27,7 @@ class NotifyEnv(Settings):
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context
+@retryable_aws_errors
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = TaskEvent.model_validate(event)
     logger.append_keys(incident_id=task.context.incident_id, scope=task.context.scope)

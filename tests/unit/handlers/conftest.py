@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -112,6 +112,8 @@ class PagerDutyServer:
     url: str
     received: list[dict[str, Any]] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)
+    # Called at the start of every request, answered or failed (a test observes what had happened by then).
+    on_request: Callable[[], None] | None = None
 
 
 @pytest.fixture
@@ -127,6 +129,8 @@ def pagerduty_server() -> Iterator[PagerDutyServer]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
+            if state.on_request is not None:
+                state.on_request()
             length = int(self.headers.get("Content-Length", "0"))
             raw = self.rfile.read(length)
             if state.fail_next:

@@ -23,6 +23,7 @@ from failsafe.controller.settings import Settings
 from failsafe.domain import metrics
 from failsafe.domain.baselines import BASELINES, BaselineName
 from failsafe.domain.catalog import DEFAULT_CATALOG
+from failsafe.domain.plans import DEFAULT_PLAN
 from failsafe.domain.toggles import ToggleDocument
 from failsafe_tools.cli.validate import REQUIRED_OUTPUTS
 
@@ -321,7 +322,7 @@ def test_a_failed_execution_is_alarmed_to_the_notification_topic() -> None:
     # Then the rollback state machine's failed executions reach the notification topic
     assert alarm["Namespace"] == "AWS/States"
     assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "RollbackStateMachine"}}]
-    assert alarm["AlarmActions"] == [{"Ref": "NotificationTopic"}]
+    assert alarm["AlarmActions"] == [{"Ref": "NotificationTopic"}, {"Ref": "EscalationTopic"}]
 
 
 ASYNC_EVENT_SOURCES = {
@@ -449,3 +450,105 @@ def test_the_notification_topic_takes_alarm_actions_and_its_publishers_can_encry
             and s["Resource"] == {"Fn::GetAtt": ["NotificationKey", "Arn"]}
         ]
         assert bool(encrypts) == publishes, name
+
+
+def test_notification_failures_reach_a_channel_independent_of_the_failing_topic() -> None:
+    # Given the NotificationFailed alarm and the topic NotifyFunction publishes to
+    [alarm] = [
+        a["Properties"]
+        for a in resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "NotificationFailed"
+    ]
+    notify_topic = resources("AWS::Lambda::Function")["NotifyFunction"]["Properties"]["Environment"][
+        "Variables"
+    ]["TOPIC_ARN"]
+    assert notify_topic == {"Ref": "NotificationTopic"}
+    # Then the alarm goes to the escalation topic only, never to the topic whose failures it reports
+    assert alarm["AlarmActions"] == [{"Ref": "EscalationTopic"}]
+    topics = resources("AWS::SNS::Topic")
+    assert {"NotificationTopic", "EscalationTopic"} <= set(topics)
+    # And that topic has its own subscription parameter (created only when an endpoint is given), can be
+    # published to by CloudWatch (not encrypted with the AWS managed key), and is an output
+    params = source()["Parameters"]
+    assert params["EscalationEndpoint"]["Default"] == ""
+    subscription = source()["Resources"]["EscalationSubscription"]
+    assert subscription["Condition"] == "HasEscalationEndpoint"
+    assert subscription["Properties"]["TopicArn"] == {"Ref": "EscalationTopic"}
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "EscalationEndpoint"}
+    assert topics["EscalationTopic"]["Properties"].get("KmsMasterKeyId") == {"Ref": "NotificationKey"}
+    assert "EscalationTopicArn" in source()["Outputs"]
+
+
+LAMBDA_TASK_ERRORS = "Lambda.ServiceException"
+
+
+def _asl() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(ASL.read_text())
+    return data
+
+
+def _successors(state: dict[str, Any]) -> list[str]:
+    out = [state.get("Next"), state.get("Default")]
+    out += [c["Next"] for c in state.get("Choices", [])] + [c["Next"] for c in state.get("Catch", [])]
+    return [t for t in out if t]
+
+
+def test_no_notification_sits_between_a_plan_and_its_apply() -> None:
+    # Given the state machine and every PlanStage task (whatever plans a stage)
+    states = _asl()["States"]
+    planners = [n for n, s in states.items() if s.get("Resource") == "${PlanStageFunctionArn}"]
+    assert planners
+    # When every path from a plan is followed through Choice states only, up to the first Task
+    for planner in planners:
+        reached: set[str] = set()
+        stack = list(_successors(states[planner]))
+        while stack:
+            name = stack.pop()
+            if name in reached:
+                continue
+            reached.add(name)
+            if states[name]["Type"] == "Choice":
+                stack += _successors(states[name])
+        # Then Apply is reached without a notification before it
+        assert "Apply" in reached, planner
+        assert "Apply" in _successors(states["Route"])
+    route = states["Route"]
+    assert [c["Next"] for c in route["Choices"] if c.get("StringEquals") == "apply"] == ["Apply"]
+    # And Apply's successors lead to Notify (announce after the deployment started), which is bounded
+    # and whose every failure goes on with the flow
+    assert states["Apply"]["Next"] == "AfterApply"
+    assert states["AfterApply"]["Default"] == "Notify"
+    notify = states["Notify"]
+    assert 1 <= notify["TimeoutSeconds"] <= 10
+    assert notify["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.notification_error", "Next": "AfterNotify"}
+    ]
+    assert states["AfterNotify"]["Type"] == "Choice"
+
+
+def test_a_failed_approval_request_is_a_controller_failure_not_a_rejection() -> None:
+    # Given the approval request task
+    request = _asl()["States"]["RequestApproval"]
+    catches = {tuple(c["ErrorEquals"]): c for c in request["Catch"]}
+    # Then only a real rejection goes to ApprovalRejected; any other failure pages through ControllerFailed
+    assert catches[("ApprovalRejected",)]["Next"] == "ApprovalRejected"
+    assert catches[("States.ALL",)]["Next"] == "ControllerFailed"
+    assert catches[("States.ALL",)]["ResultPath"] == "$.controller_error"
+
+
+def test_every_task_retries_retryable_aws_errors_within_the_fastest_stage_target() -> None:
+    # Given the state machine's tasks (except the notifications, which catch their own failures)
+    states = _asl()["States"]
+    fastest = min(stage.target_seconds for stage in DEFAULT_PLAN.stages)
+    for name, state in states.items():
+        if state["Type"] != "Task" or name in ("Notify", "ControllerFailed"):
+            continue
+        # Then each retries AwsRetryableError (throttling, 5xx) with backoff
+        [retry] = [r for r in state["Retry"] if r["ErrorEquals"] == ["AwsRetryableError"]]
+        assert retry["BackoffRate"] > 1, name
+        # And the longest total wait stays well within the fastest stage's target time
+        delays = [
+            min(retry["IntervalSeconds"] * retry["BackoffRate"] ** i, retry.get("MaxDelaySeconds", 1e9))
+            for i in range(retry["MaxAttempts"])
+        ]
+        assert sum(delays) <= fastest / 4, (name, delays)
