@@ -554,11 +554,11 @@ def _await_handler(run: _Run) -> bool:
     return run.started.is_set() and _clock_elapsed(run) > run.timeout
 
 
-def _execute(fn: LambdaFunction, event: Any) -> InvocationResult:
-    """One synchronous invocation of `fn` with `event` (already parsed JSON)."""
+def _execute(fn: LambdaFunction, event: Any, *, asynchronous: bool = False) -> InvocationResult:
+    """One invocation of `fn` with `event` (already parsed JSON), run to its end."""
     pool = _sandboxes.pool
     if pool is not None:
-        return _execute_in_sandbox(pool, fn, event)
+        return _execute_in_sandbox(pool, fn, event, asynchronous=asynchronous)
     run = _prepare(fn, event)
     env = lambda_environment(fn, run.request_id, run.log_stream)
     _ensure_routers()
@@ -572,15 +572,20 @@ def _execute(fn: LambdaFunction, event: Any) -> InvocationResult:
     return _finish(run, timed_out, (time.monotonic() - (run.start_wall or wall0)) * 1000.0)
 
 
-def _execute_in_sandbox(pool: SandboxPool, fn: LambdaFunction, event: Any) -> InvocationResult:
+def _execute_in_sandbox(
+    pool: SandboxPool, fn: LambdaFunction, event: Any, *, asynchronous: bool
+) -> InvocationResult:
     """One invocation in a sandbox process that runs the function's own code package."""
     run = _prepare(fn, event)
     key = f"{run.name}@{run.root}"
+    reserved = getattr(fn, "reserved_concurrency", None)
     sandbox = pool.acquire(
         key,
         handler=run.handler_spec,
         code_roots=[run.root],
         environment=lambda_environment(fn, run.request_id, run.log_stream),
+        reserved=int(reserved) if reserved else None,
+        wait=asynchronous,
     )
     run.start_clock = get_clock().time()
     run.start_wall = time.monotonic()
@@ -776,12 +781,12 @@ def run_invocation(
         return InvocationResult(status_code=204, payload=b"", executed_version=_function_version(fn))
     if invocation_type == "Event":
         if _async_mode == "inline":
-            _execute(fn, event)
+            _execute(fn, event, asynchronous=True)
         else:
 
             def background() -> None:
                 try:
-                    _execute(fn, event)
+                    _execute(fn, event, asynchronous=True)
                 finally:
                     with _pending_lock:
                         _pending.discard(threading.current_thread())

@@ -20,8 +20,8 @@ What one sandbox does, as Lambda's does:
   invocation fails with `Sandbox.Timedout`; a sandbox that dies fails it with `Runtime.ExitError`.
 
 Concurrency: each function keeps a pool of idle sandboxes; an invocation takes an idle one or starts a new
-one, up to `MAX_SANDBOXES_PER_FUNCTION` (then `TooManyRequestsException`, as Lambda throttles), so concurrent
-invocations run side by side, each with its own environment.
+one (see `SandboxPool` for the limits), so concurrent invocations run side by side, each with its own
+environment.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ from failsafe.clock import get_clock
 
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
 END_MARK = "\x1efailsafe-invocation-end"
-MAX_SANDBOXES_PER_FUNCTION = 8
+LOCAL_SANDBOXES = 4
+"""Sandboxes one function may run at once on this machine (2 cores); more invocations wait for one."""
 INIT_TIMEOUT_S = 120.0
 """Wall seconds a sandbox may take to start and import its handler (a cold start without bytecode)."""
 ANSWER_FD_VARIABLE = "FAILSAFE_SANDBOX_ANSWER_FD"
@@ -257,56 +258,76 @@ class Sandbox:
 
 
 class SandboxPool:
-    """Idle sandboxes per function, started on demand (cold) and reused (warm)."""
+    """Idle sandboxes per function, started on demand (cold) and reused (warm).
+
+    A function runs at most `reserved` invocations at once (its ReservedConcurrentExecutions): one more
+    synchronous invocation is throttled with TooManyRequestsException, as on AWS, while an asynchronous one
+    waits, as Lambda's event queue retries a throttled event. Below that, at most `LOCAL_SANDBOXES` sandboxes
+    run per function on this machine; an invocation beyond them waits for one to come free.
+    """
 
     def __init__(self, runtime: PackageRuntime) -> None:
         self.runtime = runtime
         self._idle: dict[str, list[Sandbox]] = {}
         self._busy: dict[str, int] = {}
-        self._lock = threading.Lock()
+        self._freed = threading.Condition()
         self.cold_starts = 0
 
     def acquire(
-        self, key: str, *, handler: str, code_roots: Sequence[Path], environment: Mapping[str, str]
+        self,
+        key: str,
+        *,
+        handler: str,
+        code_roots: Sequence[Path],
+        environment: Mapping[str, str],
+        reserved: int | None = None,
+        wait: bool = False,
     ) -> Sandbox:
-        with self._lock:
-            idle = self._idle.setdefault(key, [])
-            while idle:
-                sandbox = idle.pop()
-                if sandbox.alive:
-                    self._busy[key] = self._busy.get(key, 0) + 1
-                    return sandbox
-            if self._busy.get(key, 0) >= MAX_SANDBOXES_PER_FUNCTION:
-                from moto.awslambda.exceptions import LambdaClientError
+        with self._freed:
+            while True:
+                idle = self._idle.setdefault(key, [])
+                while idle:
+                    sandbox = idle.pop()
+                    if sandbox.alive:
+                        self._busy[key] = self._busy.get(key, 0) + 1
+                        return sandbox
+                busy = self._busy.get(key, 0)
+                if reserved is not None and busy >= reserved and not wait:
+                    from moto.awslambda.exceptions import LambdaClientError
 
-                raise LambdaClientError(
-                    "TooManyRequestsException",
-                    f"Rate Exceeded: {key} already runs {MAX_SANDBOXES_PER_FUNCTION} concurrent invocations",
-                )
-            self._busy[key] = self._busy.get(key, 0) + 1
+                    raise LambdaClientError(
+                        "TooManyRequestsException",
+                        f"Rate Exceeded: {key} already runs {busy} invocations, its reserved concurrency",
+                    )
+                if busy < min(reserved or LOCAL_SANDBOXES, LOCAL_SANDBOXES):
+                    break
+                self._freed.wait()
+            self._busy[key] = busy + 1
             self.cold_starts += 1
         try:
             return Sandbox(self.runtime, handler=handler, code_roots=code_roots, environment=environment)
         except BaseException:
-            with self._lock:
+            with self._freed:
                 self._busy[key] -= 1
+                self._freed.notify_all()
             raise
 
     def release(self, key: str, sandbox: Sandbox) -> None:
-        with self._lock:
+        with self._freed:
             self._busy[key] = max(0, self._busy.get(key, 0) - 1)
             if sandbox.alive:
                 self._idle.setdefault(key, []).append(sandbox)
+            self._freed.notify_all()
 
     def forget(self, key: str) -> None:
         """Drop `key`'s idle sandboxes (its code or configuration changed: the next invocation is cold)."""
-        with self._lock:
+        with self._freed:
             idle = self._idle.pop(key, [])
         for sandbox in idle:
             sandbox.kill()
 
     def shutdown(self) -> None:
-        with self._lock:
+        with self._freed:
             every = [s for sandboxes in self._idle.values() for s in sandboxes]
             self._idle.clear()
         for sandbox in every:
@@ -321,7 +342,7 @@ def default_lambda_python(root: Path | None = None) -> Path:
 
 __all__ = [
     "CLOCK_HOOK",
-    "MAX_SANDBOXES_PER_FUNCTION",
+    "LOCAL_SANDBOXES",
     "Outcome",
     "PackageRuntime",
     "Sandbox",
