@@ -28,6 +28,7 @@ from failsafe.controller.apply import attach_monitors, current_document
 from failsafe.controller.approval import answer_superseded, superseded_approval
 from failsafe.controller.common import apply_event, audit_transition, incident_id_for
 from failsafe.controller.context import ExecutionContext, IncidentInput, TriggerInfo
+from failsafe.controller.execution_start import resume_input, start_claimed
 from failsafe.controller.planning import plan_output
 from failsafe.controller.runtime import Runtime
 from failsafe.domain.diff import blast_radius, diff_documents
@@ -232,6 +233,9 @@ def start(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> di
         assert incident_id is not None
         if not opening:
             woken = None
+            if stored.execution_arn is None:
+                # A claim without an execution (its StartExecution failed): start it now, do not "join".
+                return _resume(rt, request, stored)
             if superseded is not None:
                 woken = answer_superseded(
                     rt, stored, superseded, actor=request.requested_by, reason=request.reason
@@ -254,7 +258,7 @@ def start(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> di
             requested_by=request.requested_by,
             reason=request.reason,
         )
-        arn, _ = rt.executions.start(incident_id, payload.model_dump(mode="json"))
+        arn, _ = start_claimed(rt, payload)
         _remember_execution(rt, scope, incident_id, arn)
         return {
             "dry_run": False,
@@ -267,6 +271,38 @@ def start(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> di
             "target_seconds": final.target_seconds,
         }
     raise ConcurrentUpdateError(scope.key, None)
+
+
+def _resume(rt: Runtime, request: ManualRequest, record: ScopeRecord) -> dict[str, Any]:
+    """Start the execution of a claim that has none (StartExecution failed after the claim was saved),
+    with the stage the record holds now. Audited as `execution:resumed`."""
+    payload = resume_input(record)
+    arn, started = start_claimed(rt, payload)
+    _remember_execution(rt, record.scope, payload.incident_id, arn)
+    rt.record(
+        AuditEvent(
+            action="execution:resumed",
+            actor=request.requested_by,
+            reason=f"incident {payload.incident_id} was claimed but no execution was recorded; "
+            + ("started it" if started else "it already existed; recorded its ARN"),
+            scope_key=record.scope_key,
+            incident_id=payload.incident_id,
+            after={"execution_arn": arn},
+            details={"started_now": started, "stage": payload.entry_stage},
+        )
+    )
+    return {
+        "dry_run": False,
+        "incident_id": payload.incident_id,
+        "joined": False,
+        "resumed": True,
+        "state": record.state,
+        "stage": record.lifecycle.stage,
+        "execution_arn": arn,
+        "target_seconds": rt.plan.stage(record.lifecycle.stage).target_seconds
+        if record.lifecycle.stage
+        else None,
+    }
 
 
 def _remember_execution(rt: Runtime, scope: Scope, incident_id: str, arn: str) -> None:
