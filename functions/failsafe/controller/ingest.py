@@ -226,6 +226,7 @@ def _ingest_once(rt: Runtime, found: Classification, seen: AlarmObservation) -> 
                 "pending_approval": None,
                 "level_requested_by": None,
                 "approval_declined": False,
+                "hold_until_recovered": False,
                 "incident_started_at": rt.now(),
                 "updated_at": rt.now(),
                 "updated_by": INGEST_ACTOR,

@@ -24,7 +24,7 @@ from failsafe.aws.appconfig_deployer import DeploymentConflictError
 from failsafe.aws.audit_log import AuditEvent
 from failsafe.aws.state_store import ConcurrentUpdateError, ScopeRecord
 from failsafe.controller import notify, report
-from failsafe.controller.apply import attach_monitors, current_document
+from failsafe.controller.apply import attach_monitors, current_document, preempt_restore
 from failsafe.controller.approval import answer_superseded, superseded_approval
 from failsafe.controller.common import apply_event, audit_transition, incident_id_for
 from failsafe.controller.context import ExecutionContext, IncidentInput, TriggerInfo
@@ -56,6 +56,9 @@ class ManualRequest(BaseModel):
     requested_by: str = Field(..., min_length=1, max_length=128)
     dry_run: bool = False
     immediate: bool = False
+    # A manual level holds until an operator recovers it; with auto_restore the controller verifies
+    # recovery and restores by itself, as for an alarm.
+    auto_restore: bool = False
 
     @field_validator("reason", "requested_by")
     @classmethod
@@ -197,6 +200,7 @@ def start(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> di
         updates: dict[str, Any] = {
             "lifecycle": moved.record,
             "level_requested_by": request.requested_by,
+            "hold_until_recovered": not request.auto_restore,
             "updated_at": rt.now(),
             "updated_by": request.requested_by,
         }
@@ -333,6 +337,15 @@ def recover(rt: Runtime, request: ManualRequest, scope: Scope) -> dict[str, Any]
             ],
             "approvals_needed": [],
         }
+    if request.immediate:
+        # An immediate recover does not wait out a gradual restore (its duration plus bake): stop it.
+        preempt_restore(
+            rt,
+            incident_id,
+            scope,
+            actor=request.requested_by,
+            why=f"immediate manual recover of {scope.key} goes first",
+        )
     try:
         _retrying_conflicts(rt, rt.deployer.settled_head)
     except DeploymentConflictError as exc:
@@ -352,6 +365,7 @@ def recover(rt: Runtime, request: ManualRequest, scope: Scope) -> dict[str, Any]
             update={
                 "lifecycle": moved.record,
                 "pending_approval": None,
+                "hold_until_recovered": False,
                 "execution_arn": None,
                 "updated_at": rt.now(),
                 "updated_by": request.requested_by,
