@@ -7,11 +7,11 @@ AppConfig), the handlers' environment variables, a ManualClock, and a PagerDuty 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
