@@ -22,7 +22,7 @@ from failsafe.controller import notify
 from failsafe.controller.context import ExecutionContext, IncidentInput, TriggerInfo
 from failsafe.controller.runtime import Runtime
 
-# Step Functions' throttling and transient answers (botocore's own retry list for these services).
+# The throttling and transient error codes of the AWS APIs (as in botocore's standard retry mode).
 RETRYABLE_CODES = frozenset(
     {
         "ThrottlingException",
