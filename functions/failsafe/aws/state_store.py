@@ -110,6 +110,10 @@ class ScopeRecord(BaseModel):
     # existed load with None.
     level_requested_by: str | None = None
     approval_declined: bool = False
+    # A manual level or kill switch holds until an operator recovers it (`failsafe recover`): the health
+    # check does not start the automatic verify-and-restore while this is True. False for alarm-driven
+    # incidents and for manual levels requested with `--auto-restore`.
+    hold_until_recovered: bool = False
     alarms: dict[str, AlarmObservation] = Field(default_factory=dict)
     incident_started_at: datetime | None = None
     updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

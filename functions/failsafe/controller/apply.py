@@ -29,7 +29,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from failsafe.aws.appconfig_deployer import DeploymentTimeoutError
+from failsafe.aws.appconfig_deployer import DeploymentStatus, DeploymentTimeoutError
 from failsafe.aws.audit_log import AuditEvent
 from failsafe.aws.state_store import ScopeRecord
 from failsafe.controller.common import SYSTEM_ACTOR
@@ -131,24 +131,34 @@ def restore_description(incident_id: str, scope: Scope) -> str:
 _RESTORE_DESCRIPTION = re.compile(r"failsafe \S+: restore \S+")
 
 
-def _preempt_restore(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> None:
-    """A rollback does not wait behind a gradual restore (its duration plus bake): the restore is stopped,
-    AppConfig rolls it back so its scope stays rolled back, and its incident restores again later."""
+def preempt_restore(
+    rt: Runtime, incident_id: str, scope: Scope, *, actor: str = APPLY_ACTOR, why: str | None = None
+) -> DeploymentStatus | None:
+    """A rollback does not wait behind a gradual restore (its duration plus bake): the restore is stopped
+    (StopDeployment), AppConfig rolls it back so its scope stays rolled back, and its incident restores again
+    later. Returns the stopped deployment's status, None when no restore was running. Audited."""
     stopped = rt.deployer.stop_running(lambda description: bool(_RESTORE_DESCRIPTION.fullmatch(description)))
     if stopped is None:
-        return
+        return None
     rt.record(
         AuditEvent(
             action="toggles:restore_preempted",
-            actor=APPLY_ACTOR,
-            reason=f"rollback of {scope.key} goes first; the restore of deployment "
-            f"{stopped.deployment_number} is {stopped.state} and its incident restores after its next "
-            "verify window",
+            actor=actor,
+            reason=(why or f"rollback of {scope.key} goes first")
+            + f"; the restore of deployment {stopped.deployment_number} is {stopped.state} and its incident "
+            "restores after its next verify window",
             scope_key=scope.key,
-            incident_id=ctx.incident_id,
+            incident_id=incident_id,
             details={"deployment_number": stopped.deployment_number, "state": stopped.state},
         )
     )
+    return stopped
+
+
+def _restore_superseded(record: ScopeRecord | None, ctx: ExecutionContext) -> bool:
+    """The incident is still open but no longer restoring: a kill switch, a manual level or a P1 moved it to
+    a rollback stage while its gradual restore was deploying."""
+    return record is not None and record.incident_id == ctx.incident_id and not record.lifecycle.restoring
 
 
 def _diff(before: ToggleDocument, after: ToggleDocument) -> list[dict[str, Any]]:
@@ -163,7 +173,7 @@ def apply(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
     scope = record.scope
     if not plan.overlay_stages:
         return _revert(rt, ctx, record)
-    _preempt_restore(rt, ctx, scope)
+    preempt_restore(rt, ctx.incident_id, scope)
     head = rt.deployer.settled_head()
     version, document = current_document(rt)
     target = plan.overlay_stages[-1]
@@ -290,6 +300,25 @@ def check(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
         return previous
     status = rt.deployer.status(previous.deployment_number)
     record = rt.state.get(Scope.parse(ctx.scope).key)
+    running = not (status.complete or status.rolled_back)
+    if previous.kind == "restore" and running and _restore_superseded(record, ctx):
+        # The rollback goes first, at once: stop this restore instead of waiting out its duration and bake.
+        assert record is not None
+        stopped = preempt_restore(
+            rt,
+            ctx.incident_id,
+            record.scope,
+            why=f"{record.scope_key} moved to {record.lifecycle.stage} during its restore",
+        )
+        return previous.model_copy(
+            update={
+                "state": stopped.state if stopped is not None else status.state,
+                "rolled_back": True,
+                "retry": False,
+                "detail": f"restore stopped: {record.scope_key} moved to {record.lifecycle.stage} "
+                f"({record.state}) while it was deploying",
+            }
+        )
     if (status.complete or status.rolled_back) and previous.kind == "apply":
         _set_monitors(rt, ctx, attached=True)
     if status.complete:

@@ -6,9 +6,17 @@
   stage with a wider verify window); past the stage's deadline it escalates (DEADLINE_PASSED).
 - All alarms OK with the stage in force -> RECOVERY_VERIFY; green for the whole verify window -> the
   lifecycle starts the restore and the state machine deploys it (RECOVERED).
+- Green needs real traffic: alarms that treat missing data as not breaching are OK with no requests at all,
+  so verification neither starts nor passes its window unless the scope served requests in the last
+  `TRAFFIC_WINDOW_SECONDS` (WAITING / VERIFYING with a note saying so).
+- A manual level or kill switch holds until an operator recovers it (`hold_until_recovered`, unless it
+  was requested with `--auto-restore`): green does not start the automatic verify-and-restore (WAITING).
+  Alarm-driven incidents recover automatically.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from failsafe.aws.state_store import ScopeRecord
 from failsafe.controller.classify import UnknownAlarmError, classify
@@ -62,6 +70,16 @@ def check(rt: Runtime, ctx: ExecutionContext) -> HealthOutput:
             return _after(moved, ctx, firing, "deadline passed")
         return HealthOutput(status="FIRING", state=life.state.value, firing=firing)
     if life.state in (LifecycleState.DEGRADED, LifecycleState.ROLLED_BACK):
+        if record.hold_until_recovered:
+            who = record.level_requested_by or record.requested_by or "an operator"
+            return HealthOutput(
+                status="WAITING",
+                state=life.state.value,
+                note=f"{life.stage} was requested by {who} and holds until an operator recovers it "
+                f"(failsafe recover --scope {scope.key}); no automatic restore",
+            )
+        if not _has_traffic(rt, scope):
+            return HealthOutput(status="WAITING", state=life.state.value, note=_no_traffic(rt, scope))
         moved = transition_incident(
             rt,
             scope,
@@ -76,6 +94,8 @@ def check(rt: Runtime, ctx: ExecutionContext) -> HealthOutput:
         if life.restoring:
             return HealthOutput(status="RECOVERED", state=life.state.value, note="restore under way")
         if life.verify_until is not None and now >= life.verify_until:
+            if not _has_traffic(rt, scope):
+                return HealthOutput(status="VERIFYING", state=life.state.value, note=_no_traffic(rt, scope))
             moved = transition_incident(
                 rt,
                 scope,
@@ -88,6 +108,20 @@ def check(rt: Runtime, ctx: ExecutionContext) -> HealthOutput:
                 return HealthOutput(status="RECOVERED", state=moved.state, transitioned=True)
         return HealthOutput(status="VERIFYING", state=life.state.value)
     return HealthOutput(status="WAITING", state=life.state.value)
+
+
+def _has_traffic(rt: Runtime, scope: Scope) -> bool:
+    """The scope served requests in the traffic window (missing data is not green)."""
+    now = rt.now()
+    since = now - timedelta(seconds=rt.settings.traffic_window_seconds)
+    return rt.efficacy.requests(scope, since, now) > 0
+
+
+def _no_traffic(rt: Runtime, scope: Scope) -> str:
+    return (
+        f"no requests in {scope.key} in the last {rt.settings.traffic_window_seconds}s: alarms without data "
+        "are not evidence of recovery; waiting for traffic"
+    )
 
 
 def _most_severe(rt: Runtime, firing: list[str], scope: Scope) -> tuple[Severity, str]:

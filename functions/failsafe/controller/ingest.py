@@ -33,6 +33,7 @@ from failsafe.controller.approval import answer_superseded, superseded_approval
 from failsafe.controller.classify import Classification, UnknownAlarmError, classify
 from failsafe.controller.common import apply_event, audit_transition, incident_id_for
 from failsafe.controller.context import IncidentInput, TriggerInfo
+from failsafe.controller.execution_start import start_claimed
 from failsafe.controller.runtime import Runtime
 from failsafe.domain.catalog import GuardrailCatalog
 from failsafe.domain.plans import Plan
@@ -348,6 +349,7 @@ def _ingest_once(rt: Runtime, found: Classification, seen: AlarmObservation) -> 
                 "pending_approval": None,
                 "level_requested_by": None,
                 "approval_declined": False,
+                "hold_until_recovered": False,
                 "incident_started_at": rt.now(),
                 "updated_at": rt.now(),
                 "updated_by": INGEST_ACTOR,
@@ -459,7 +461,7 @@ def _start(rt: Runtime, record: ScopeRecord, found: Classification, base: dict[s
             rule=found.trigger.rule,
         ),
     )
-    arn, started = rt.executions.start(incident_id, payload.model_dump(mode="json"))
+    arn, started = start_claimed(rt, payload)
     stored = rt.state.mutate(
         record.scope,
         lambda r: r.model_copy(update={"execution_arn": arn}) if r.incident_id == incident_id else None,

@@ -24,10 +24,11 @@ from failsafe.aws.appconfig_deployer import DeploymentConflictError
 from failsafe.aws.audit_log import AuditEvent
 from failsafe.aws.state_store import ConcurrentUpdateError, ScopeRecord
 from failsafe.controller import notify, report
-from failsafe.controller.apply import attach_monitors, current_document
+from failsafe.controller.apply import attach_monitors, current_document, preempt_restore
 from failsafe.controller.approval import answer_superseded, superseded_approval
 from failsafe.controller.common import apply_event, audit_transition, incident_id_for
 from failsafe.controller.context import ExecutionContext, IncidentInput, TriggerInfo
+from failsafe.controller.execution_start import resume_input, start_claimed
 from failsafe.controller.planning import plan_output
 from failsafe.controller.runtime import Runtime
 from failsafe.domain.diff import blast_radius, diff_documents
@@ -59,6 +60,9 @@ class ManualRequest(BaseModel):
     requested_by: str = Field(..., min_length=1, max_length=128)
     dry_run: bool = False
     immediate: bool = False
+    # A manual level holds until an operator recovers it; with auto_restore the controller verifies
+    # recovery and restores by itself, as for an alarm.
+    auto_restore: bool = False
 
     @field_validator("reason", "requested_by")
     @classmethod
@@ -212,6 +216,7 @@ def start(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> di
         updates: dict[str, Any] = {
             "lifecycle": moved.record,
             "level_requested_by": request.requested_by,
+            "hold_until_recovered": not request.auto_restore,
             "updated_at": rt.now(),
             "updated_by": request.requested_by,
         }
@@ -248,6 +253,9 @@ def start(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> di
         assert incident_id is not None
         if not opening:
             woken = None
+            if stored.execution_arn is None:
+                # A claim without an execution (its StartExecution failed): start it now, do not "join".
+                return _resume(rt, request, stored)
             if superseded is not None:
                 woken = answer_superseded(
                     rt, stored, superseded, actor=request.requested_by, reason=request.reason
@@ -270,7 +278,7 @@ def start(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> di
             requested_by=request.requested_by,
             reason=request.reason,
         )
-        arn, _ = rt.executions.start(incident_id, payload.model_dump(mode="json"))
+        arn, _ = start_claimed(rt, payload)
         _remember_execution(rt, scope, incident_id, arn)
         return {
             "dry_run": False,
@@ -283,6 +291,38 @@ def start(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> di
             "target_seconds": final.target_seconds,
         }
     raise ConcurrentUpdateError(scope.key, None)
+
+
+def _resume(rt: Runtime, request: ManualRequest, record: ScopeRecord) -> dict[str, Any]:
+    """Start the execution of a claim that has none (StartExecution failed after the claim was saved),
+    with the stage the record holds now. Audited as `execution:resumed`."""
+    payload = resume_input(record)
+    arn, started = start_claimed(rt, payload)
+    _remember_execution(rt, record.scope, payload.incident_id, arn)
+    rt.record(
+        AuditEvent(
+            action="execution:resumed",
+            actor=request.requested_by,
+            reason=f"incident {payload.incident_id} was claimed but no execution was recorded; "
+            + ("started it" if started else "it already existed; recorded its ARN"),
+            scope_key=record.scope_key,
+            incident_id=payload.incident_id,
+            after={"execution_arn": arn},
+            details={"started_now": started, "stage": payload.entry_stage},
+        )
+    )
+    return {
+        "dry_run": False,
+        "incident_id": payload.incident_id,
+        "joined": False,
+        "resumed": True,
+        "state": record.state,
+        "stage": record.lifecycle.stage,
+        "execution_arn": arn,
+        "target_seconds": rt.plan.stage(record.lifecycle.stage).target_seconds
+        if record.lifecycle.stage
+        else None,
+    }
 
 
 def _remember_execution(rt: Runtime, scope: Scope, incident_id: str, arn: str) -> None:
@@ -313,6 +353,15 @@ def recover(rt: Runtime, request: ManualRequest, scope: Scope) -> dict[str, Any]
             ],
             "approvals_needed": [],
         }
+    if request.immediate:
+        # An immediate recover does not wait out a gradual restore (its duration plus bake): stop it.
+        preempt_restore(
+            rt,
+            incident_id,
+            scope,
+            actor=request.requested_by,
+            why=f"immediate manual recover of {scope.key} goes first",
+        )
     try:
         _retrying_conflicts(rt, rt.deployer.settled_head)
     except DeploymentConflictError as exc:
@@ -332,6 +381,7 @@ def recover(rt: Runtime, request: ManualRequest, scope: Scope) -> dict[str, Any]
             update={
                 "lifecycle": moved.record,
                 "pending_approval": None,
+                "hold_until_recovered": False,
                 "execution_arn": None,
                 "updated_at": rt.now(),
                 "updated_by": request.requested_by,

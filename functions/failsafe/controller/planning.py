@@ -344,7 +344,21 @@ def _restore_failed(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOut
             reason=f"restore failed: {error.get('Error', '')} {detail}"[:1024],
             details={"error": error},
         )
+        return plan_output(rt, ctx, record, "restore_failed")
+    if _escalated_during_restore(record, ctx):
+        # The restore was stopped because the scope was moved to a rollback stage: plan that stage now.
+        return plan_output(rt, ctx, record, "escalated")
     return plan_output(rt, ctx, record, "restore_failed")
+
+
+def _escalated_during_restore(record: ScopeRecord | None, ctx: ExecutionContext) -> bool:
+    """The incident is still open and no longer restoring (a kill switch, manual level or P1 moved it)."""
+    return (
+        record is not None
+        and record.incident_id == ctx.incident_id
+        and record.lifecycle.state is not LifecycleState.NORMAL
+        and not record.lifecycle.restoring
+    )
 
 
 def _normal(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
@@ -373,6 +387,7 @@ def _normal(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
             "pending_approval": None,
             "level_requested_by": None,
             "approval_declined": False,
+            "hold_until_recovered": False,
             "execution_arn": None,
         }
 
@@ -384,4 +399,8 @@ def _normal(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
         reason=f"pre-incident toggles restored (config version {version}); marked last-known-good",
         extra=extra,
     )
+    if _escalated_during_restore(record, ctx):
+        # RESTORED was refused: the scope was moved to a rollback stage as the restore finished. It is not
+        # NORMAL, so nobody is told "resolved"; the new stage is planned and applied.
+        return plan_output(rt, ctx, record, "escalated")
     return plan_output(rt, ctx, record, "resolved")

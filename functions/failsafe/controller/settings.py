@@ -48,6 +48,12 @@ class Settings(BaseModel):
     verify_window_growth: float = Field(2.0, ge=1.0, alias="VERIFY_WINDOW_GROWTH")
     max_verify_window_seconds: int = Field(3600, gt=0, alias="MAX_VERIFY_WINDOW_SECONDS")
     health_check_interval_seconds: int = Field(30, gt=0, alias="HEALTH_CHECK_INTERVAL_SECONDS")
+    traffic_window_seconds: int = Field(
+        300,
+        gt=0,
+        alias="TRAFFIC_WINDOW_SECONDS",
+        description="Recovery is judged only on traffic: the scope needs requests in this many seconds.",
+    )
     deployment_poll_seconds: int = Field(5, gt=0, alias="DEPLOYMENT_POLL_SECONDS")
     approval_timeout_seconds: int = Field(1800, gt=0, alias="APPROVAL_TIMEOUT_SECONDS")
     deployment_retries: int = Field(3, ge=0, alias="DEPLOYMENT_RETRIES")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.integration.controller.conftest import serve_requests
 
 from failsafe.handlers._common import reset_runtimes
 from failsafe.recommender import handler as recommender_handler
@@ -65,7 +66,9 @@ def record(stack: LocalStack) -> dict[str, Any]:
 
 def test_level_3_reaches_the_recommender_and_recovery_brings_it_back(stack: LocalStack) -> None:
     # Given the recommender serving the normal baseline the stack deployed
-    event = json.loads((ROOT / "events" / "manual-level-3.json").read_text())
+    # (asking for the automatic restore, and serving requests for it to judge recovery on)
+    event = {**json.loads((ROOT / "events" / "manual-level-3.json").read_text()), "auto_restore": True}
+    serve_requests(stack.client("cloudwatch"), stack.clock.now(), SCOPE)
     before = recommend(stack)
     assert {(r["reason"], r["fallback_level"]) for r in before} == {("primary", "A")}
     # When the operator runs level 3 and the controller applies stages 1-3 before asking for approval

@@ -10,12 +10,16 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.unit.handlers.conftest import ROUTING_KEY, PagerDutyServer, pagerduty_server
 
+from failsafe.aws.reports import EfficacyReader
+from failsafe.domain.metrics import NAMESPACE, REQUESTS
+from failsafe.domain.scope import Scope
 from failsafe.handlers._common import reset_runtimes
 from failsafe_tools.local.clock import ManualClock
 from failsafe_tools.local.stack import LocalStack
@@ -29,12 +33,37 @@ def sample_event(name: str, **changes: Any) -> dict[str, Any]:
     return {**data, **changes}
 
 
+def serve_requests(
+    cloudwatch: Any, start: datetime, scope: str = "recommender/prod", minutes: int = 180
+) -> None:
+    """Requests served in `scope` once a minute from `start` for `minutes` (the Requests metric, as EMF)."""
+    for first in range(0, minutes, 20):
+        cloudwatch.put_metric_data(
+            Namespace=NAMESPACE,
+            MetricData=[
+                {
+                    "MetricName": REQUESTS,
+                    "Dimensions": EfficacyReader.dimensions(Scope.parse(scope)),
+                    "Timestamp": start + timedelta(minutes=minute),
+                    "Value": 100.0,
+                    "Unit": "Count",
+                }
+                for minute in range(first, min(first + 20, minutes))
+            ],
+        )
+
+
 @dataclass
 class Controller:
     stack: LocalStack
     clock: ManualClock
     queue_url: str
     pd: PagerDutyServer
+
+    def serve_requests(self, scope: str = "recommender/prod", minutes: int = 180) -> None:
+        """The recommender serves requests in `scope` every minute for the next `minutes` of simulated time
+        (recovery is judged on traffic; the ManualClock moves only with the execution's Waits)."""
+        serve_requests(self.client("cloudwatch"), self.clock.now(), scope, minutes)
 
     def client(self, name: str) -> Any:
         return self.stack.client(name)

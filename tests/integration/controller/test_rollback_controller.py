@@ -39,9 +39,10 @@ def _execution(controller: Controller, incident_id: str) -> dict[str, Any]:
 
 
 def test_p2_alarm_degrades_recovers_verifies_restores_and_reports(controller: Controller) -> None:
-    # Given the deployed stack with every guardrail OK
+    # Given the deployed stack with every guardrail OK and the recommender serving requests
     cloudwatch = controller.client("cloudwatch")
     alarm = controller.outputs["AlarmNamePrefix"] + "latency-p2"
+    controller.serve_requests()
     # When the latency P2 alarm goes into ALARM (and, with no more breaching data, back to OK)
     cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="p95 above 200 ms")
     incident_id = _wait_for_incident(controller)
@@ -88,8 +89,11 @@ def test_p2_alarm_degrades_recovers_verifies_restores_and_reports(controller: Co
 
 
 def test_manual_level_3_waits_for_an_approver_other_than_the_requester(controller: Controller) -> None:
-    # Given the operator's level 3 event, invoked as `sam remote invoke` would
-    started, failed = controller.invoke("ManualRollbackFunctionName", sample_event("manual-level-3.json"))
+    # Given the level 3 event (restoring by itself once green), invoked as `sam remote invoke` would
+    controller.serve_requests()
+    started, failed = controller.invoke(
+        "ManualRollbackFunctionName", sample_event("manual-level-3.json", auto_restore=True)
+    )
     assert not failed, started
     incident_id = started["incident_id"]
     # When the controller has applied stages 1-3 and asks for the revert's approval
@@ -129,9 +133,10 @@ def test_manual_level_3_waits_for_an_approver_other_than_the_requester(controlle
 
 def test_unanswered_approval_times_out_notifies_and_stays_safe(controller: Controller) -> None:
     # Given a level 3 waiting for approval
+    controller.serve_requests()
     started, _ = controller.invoke(
         "ManualRollbackFunctionName",
-        sample_event("manual-level-3.json", requested_by="carol@example.com"),
+        sample_event("manual-level-3.json", requested_by="carol@example.com", auto_restore=True),
     )
     incident_id = started["incident_id"]
     controller.wait_for_approval_request(SCOPE)
@@ -151,14 +156,18 @@ def test_unanswered_approval_times_out_notifies_and_stays_safe(controller: Contr
     assert controller.record(SCOPE)["lifecycle"]["state"] == "NORMAL"
 
 
-def test_kill_switch_applies_emergency_in_the_scope(controller: Controller) -> None:
-    # Given the kill switch event
+def test_kill_switch_applies_emergency_and_holds_until_an_operator_recovers_it(
+    controller: Controller,
+) -> None:
+    # Given the kill switch event (no auto_restore) and the recommender serving requests
+    controller.serve_requests()
     started, failed = controller.invoke("ManualRollbackFunctionName", sample_event("kill-switch.json"))
     assert not failed, started
     incident_id = started["incident_id"]
-    execution = _execution(controller, incident_id)
-    # Then emergency was deployed (kill switch, 10 %, popularity) and the incident closed after recovery
-    assert execution["status"] == "SUCCEEDED"
+    # When emergency is in force and more than a verify window passes, every guardrail green with traffic
+    applied_at = _wait_until(controller, lambda r: r["lifecycle"]["applied_stage"] == "emergency")
+    _wait_until(controller, lambda r: controller.clock.time() - applied_at > 1800)
+    # Then emergency was deployed (kill switch, 10 %, popularity) and is still held: no automatic restore
     deploys = [e for e in controller.audit(incident_id) if e["action"] == "toggles:deploy"]
     assert deploys[0]["after"]["stage"] == "emergency"
     changes = {c["field"]: c["after"] for d in deploys[0]["details"]["diff"] for c in d["changes"]}
@@ -167,7 +176,27 @@ def test_kill_switch_applies_emergency_in_the_scope(controller: Controller) -> N
         10,
         "D",
     )
+    held = controller.record(SCOPE)
+    assert (held["lifecycle"]["state"], held["lifecycle"]["stage"]) == ("ROLLED_BACK", "emergency")
+    assert "transition:ALL_GREEN" not in [e["action"] for e in controller.audit(incident_id)]
+    # When an operator recovers it / Then the scope is NORMAL and the execution stopped
+    answer, failed = controller.invoke(
+        "ManualRollbackFunctionName",
+        sample_event("manual-recover.json", scope=SCOPE, immediate=True),
+    )
+    assert not failed, answer
     assert controller.record(SCOPE)["lifecycle"]["state"] == "NORMAL"
+    assert _execution(controller, incident_id)["status"] == "ABORTED"
+
+
+def _wait_until(controller: Controller, predicate: Any, timeout: float = 60.0) -> float:
+    """Poll the scope's record until `predicate(record)` (a hang guard in wall time); the clock time then."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate(controller.record(SCOPE)):
+            return controller.clock.time()
+        time.sleep(0.05)
+    raise AssertionError(f"timed out; scope is {controller.record(SCOPE)['lifecycle']}")
 
 
 def test_bad_manual_input_is_a_clear_function_error_and_changes_nothing(controller: Controller) -> None:

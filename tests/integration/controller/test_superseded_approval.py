@@ -70,9 +70,13 @@ def test_kill_switch_during_a_pending_revert_approval_deploys_emergency_without_
     assert "approval_superseded" in [
         m["event"] for m in controller.sns_events() if m["incident_id"] == incident_id
     ]
-    # When the execution runs to its end (recovery, restore)
+    # When an operator recovers the scope (a kill switch pulled by hand holds until then)
+    answer, failed = controller.invoke(
+        "ManualRollbackFunctionName", sample_event("manual-recover.json", scope=SCOPE, immediate=True)
+    )
+    # Then the execution is stopped and the scope is back at NORMAL
+    assert not failed, answer
     arn = controller.outputs["StateMachineArn"].replace(":stateMachine:", ":execution:") + f":{incident_id}"
     execution = wait_for_execution(controller.client("stepfunctions"), arn, timeout_s=60)
-    # Then it succeeded and the scope is back at NORMAL
-    assert execution["status"] == "SUCCEEDED"
+    assert execution["status"] == "ABORTED"
     assert controller.record(SCOPE)["lifecycle"]["state"] == "NORMAL"

@@ -147,11 +147,9 @@ def test_a_slow_agent_times_out_quickly(agent: tuple[str, AgentState]) -> None:
     state.delay = 1.0
     source = AgentHttpSource("a", "e", "p", base_url=base_url, timeout=0.1)
     # When the source fetches
-    started = time.monotonic()
-    with pytest.raises(SourceUnavailable):
+    # Then it gave up on its timeout, before the agent answered (how fast is measured in benchmarks/)
+    with pytest.raises(SourceUnavailable, match="timed out"):
         source.fetch()
-    # Then it gave up after about the timeout
-    assert time.monotonic() - started < 0.9
 
 
 def test_client_over_the_agent_applies_rejects_and_survives_an_outage(agent: tuple[str, AgentState]) -> None:

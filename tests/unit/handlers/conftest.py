@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from failsafe.aws.reports import EfficacyReader
 from failsafe.controller.runtime import shared_client
 from failsafe.domain.catalog import DEFAULT_CATALOG
-from failsafe.domain.metrics import NAMESPACE
+from failsafe.domain.metrics import NAMESPACE, REQUESTS
+from failsafe.domain.scope import Scope
 from failsafe.handlers._common import reset_runtimes
 from failsafe_tools.local.appconfig import install
 from failsafe_tools.local.clock import EPOCH_START, ManualClock, set_clock
@@ -211,6 +214,22 @@ class World:
     def set_alarm(self, rule: str, state: str) -> None:
         self.client("cloudwatch").set_alarm_state(
             AlarmName=PREFIX + rule, StateValue=state, StateReason="test"
+        )
+
+    def serve_requests(self, scope: str = "recommender/prod", count: int = 100) -> None:
+        """The recommender served `count` requests in `scope` a second ago (its Requests metric, as EMF)."""
+        parsed = Scope.parse(scope)
+        self.client("cloudwatch").put_metric_data(
+            Namespace=NAMESPACE,
+            MetricData=[
+                {
+                    "MetricName": REQUESTS,
+                    "Dimensions": EfficacyReader.dimensions(parsed),
+                    "Timestamp": self.clock.now() - timedelta(seconds=1),
+                    "Value": float(count),
+                    "Unit": "Count",
+                }
+            ],
         )
 
 

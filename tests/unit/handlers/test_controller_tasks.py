@@ -77,15 +77,17 @@ def _rolled_back(world: World) -> dict[str, Any]:
 
 
 def test_green_for_the_verify_window_restores_gradually_and_returns_to_normal(world: World) -> None:
-    # Given stage 1 in force and every guardrail OK
+    # Given stage 1 in force, every guardrail OK and the scope serving requests
     state = _rolled_back(world)
     world.set_alarm("latency-p2", "OK")
+    world.serve_requests()
     # When health is checked: verification starts, and is not done one second before the window ends
     assert health(state)["status"] == "VERIFYING"
     assert _lifecycle(world)["state"] == "RECOVERY_VERIFY"
     world.clock.advance(899)
     assert health(state)["status"] == "VERIFYING"
     world.clock.advance(1)
+    world.serve_requests()
     # Then at 15 minutes it is RECOVERED, the restore goes out gradually and the scope returns to NORMAL
     assert health(state)["status"] == "RECOVERED"
     before = world.clock.time()
@@ -104,6 +106,7 @@ def test_refire_during_verification_goes_back_with_a_longer_window(world: World)
     # Given a scope in RECOVERY_VERIFY
     state = _rolled_back(world)
     world.set_alarm("latency-p2", "OK")
+    world.serve_requests()
     health(state)
     # When the alarm fires again during the window
     world.clock.advance(300)
@@ -120,10 +123,13 @@ def test_refire_during_verification_goes_back_with_a_longer_window(world: World)
     )
     # And after it is green again, 15 minutes are no longer enough
     world.set_alarm("latency-p2", "OK")
+    world.serve_requests()
     health(state)
     world.clock.advance(900)
+    world.serve_requests()
     assert health(state)["status"] == "VERIFYING"
     world.clock.advance(900)
+    world.serve_requests()
     assert health(state)["status"] == "RECOVERED"
 
 

@@ -11,6 +11,7 @@ from tests.unit.handlers.helpers import (
     current_document,
     deploy_until_complete,
     execution_input,
+    health,
     plan,
     task,
     world_deployer,
@@ -21,13 +22,14 @@ from failsafe.controller import apply as apply_module
 from failsafe.handlers import apply_toggles, manual_rollback
 
 
-def _manual_level_2(scope: str) -> dict[str, Any]:
+def _manual_level_2(scope: str, *, auto_restore: bool = False) -> dict[str, Any]:
     request = {
         "action": "rollback",
         "level": "2",
         "scope": scope,
         "reason": "regional drill",
         "requested_by": "alice@example.com",
+        "auto_restore": auto_restore,
     }
     response: dict[str, Any] = manual_rollback.handler(request, FakeContext())
     return response
@@ -102,10 +104,16 @@ def test_a_rollback_stops_another_incidents_gradual_restore_instead_of_waiting_b
     world: World,
 ) -> None:
     # Given us-east-1 rolled back and now restoring gradually (10 minutes plus 5 of bake)
-    us = execution_input(world, _manual_level_2("recommender/prod/region=us-east-1")["incident_id"])
+    us_scope = "recommender/prod/region=us-east-1"
+    us = execution_input(world, _manual_level_2(us_scope, auto_restore=True)["incident_id"])
     plan(us, "begin")
     deploy_until_complete(world, us)
     plan(us, "applied")
+    world.serve_requests(us_scope)
+    assert health(us)["status"] == "VERIFYING"
+    world.clock.advance(900)
+    world.serve_requests(us_scope)
+    assert health(us)["status"] == "RECOVERED"
     us["deployment"] = task(apply_toggles, "restore", us)
     assert task(apply_toggles, "check", us)["state"] == "DEPLOYING"
 

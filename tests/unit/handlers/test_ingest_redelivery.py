@@ -11,6 +11,7 @@ from tests.unit.handlers.conftest import World, load_event
 from tests.unit.handlers.helpers import audit_actions, executions, ingest, state_record
 
 from failsafe.aws.executions import Executions
+from failsafe.controller.execution_start import ExecutionNotStartedError
 
 SCOPE = "recommender/prod"
 
@@ -33,7 +34,7 @@ def test_redelivery_after_a_throttled_start_starts_the_execution(
     event = load_event("alarm-latency-p2.json")
     real_start = Executions.start
     monkeypatch.setattr(Executions, "start", _throttled)
-    with pytest.raises(ClientError, match="ThrottlingException"):
+    with pytest.raises(ExecutionNotStartedError, match="ThrottlingException after 5 attempt"):
         ingest(event)
     claimed = state_record(world, SCOPE)
     assert claimed is not None
@@ -83,7 +84,7 @@ def test_redelivery_after_a_lost_start_response_records_the_existing_execution(
         raise ReadTimeoutError(endpoint_url="https://states.us-east-1.amazonaws.com")
 
     monkeypatch.setattr(Executions, "start", lost)
-    with pytest.raises(ReadTimeoutError):
+    with pytest.raises(ExecutionNotStartedError, match="ReadTimeoutError after 1 attempt"):
         ingest(event)
     assert len(executions(world)) == 1
     monkeypatch.setattr(Executions, "start", real_start)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from failsafe.recommender.catalog import (
@@ -65,15 +63,12 @@ def test_cf_neighbours_are_symmetric_weights_and_sorted(catalog: Catalog) -> Non
         assert all(n != index and w > 0 for n, w in edges)
 
 
-def test_build_is_fast_and_cached() -> None:
+def test_build_is_cached() -> None:
     # Given a spec that has not been built in this process
     spec = CatalogSpec(seed=12345)
-    # When it is built through the process cache (CPU time: a busy machine must not fail the test)
-    started = time.process_time()
+    # When it is built through the process cache (its build time is measured in benchmarks/, not here)
     first = get_catalog(spec)
-    elapsed = time.process_time() - started
-    # Then it takes under a second and the second call returns the same object
-    assert elapsed < 1.0
+    # Then the second call returns the same object
     assert get_catalog(spec) is first
 
 

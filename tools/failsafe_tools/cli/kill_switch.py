@@ -16,6 +16,7 @@ from failsafe_tools.cli.recover import run_recover
 from failsafe_tools.cli.rollback import (
     DEFAULT_SCOPE,
     AsOpt,
+    AutoRestoreOpt,
     ReasonOpt,
     WatchTimeoutOpt,
     YesOpt,
@@ -40,6 +41,7 @@ def kill_switch_command(
     scope: Annotated[str, typer.Option("--scope", help="Scope to switch.")] = DEFAULT_SCOPE,
     yes: YesOpt = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; change nothing.")] = False,
+    auto_restore: AutoRestoreOpt = False,
     requested_by: AsOpt = None,
     watch_timeout: WatchTimeoutOpt = 900.0,
     target: TargetOpt = "local",
@@ -57,6 +59,10 @@ def kill_switch_command(
             f"kill-switch {switch}",
             "say `failsafe kill-switch on --reason ...` or `failsafe kill-switch off --reason ...`",
         )
+    if choice == "off" and auto_restore:
+        from failsafe_tools.cli.output import fail
+
+        fail("kill-switch off --auto-restore", "--auto-restore belongs to `kill-switch on`; drop it here")
     chosen_scope = parse_scope(scope)
     why = require_reason(reason, f"kill-switch {choice}")
     who = operator(requested_by)
@@ -68,6 +74,7 @@ def kill_switch_command(
             "scope": chosen_scope.key,
             "reason": why,
             "requested_by": who,
+            "auto_restore": auto_restore,
         }
         run_level(request, dry_run=dry_run, yes=yes, watch_timeout=watch_timeout, target_args=args)
         return

@@ -49,6 +49,14 @@ AsOpt = Annotated[
     str | None, typer.Option("--as", help="Who you are (default: $FAILSAFE_OPERATOR or your login name).")
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (scripts).")]
+AutoRestoreOpt = Annotated[
+    bool,
+    typer.Option(
+        "--auto-restore",
+        help="Restore automatically once the scope is green with traffic for the verify window. "
+        "Without it the level holds until someone runs `failsafe recover`.",
+    ),
+]
 WatchTimeoutOpt = Annotated[
     float,
     typer.Option("--watch-timeout", help="Stop watching after this many seconds (the workflow goes on)."),
@@ -87,6 +95,7 @@ def rollback_command(
     ] = DEFAULT_SCOPE,
     reason: ReasonOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; change nothing.")] = False,
+    auto_restore: AutoRestoreOpt = False,
     yes: YesOpt = False,
     requested_by: AsOpt = None,
     watch_timeout: WatchTimeoutOpt = 900.0,
@@ -107,6 +116,7 @@ def rollback_command(
         "scope": chosen_scope.key,
         "reason": why,
         "requested_by": who,
+        "auto_restore": auto_restore,
     }
     run_level(
         request,

@@ -17,7 +17,10 @@ when any check fails (warnings do not fail it).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,7 +28,7 @@ import typer
 from pydantic import BaseModel, ConfigDict
 from rich.table import Table
 
-from failsafe.aws.audit_log import AuditLog
+from failsafe.aws.audit_log import AuditEntry, AuditLog
 from failsafe.domain.catalog import DEFAULT_CATALOG, GuardrailCatalog, check_catalog
 from failsafe.domain.plans import DEFAULT_PLAN, Level, Plan
 from failsafe.domain.scope import Scope
@@ -416,25 +419,70 @@ def check_catalog_consistency(catalog: GuardrailCatalog = DEFAULT_CATALOG) -> li
     ]
 
 
+class LevelTiming(BaseModel):
+    """One level's time to mitigate, read from the incident's audit entries (simulated-clock timestamps)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    opened: datetime
+    applied: datetime
+
+    @property
+    def seconds(self) -> float:
+        return (self.applied - self.opened).total_seconds()
+
+
+def level_timing(entries: Sequence[AuditEntry], stage: str) -> LevelTiming | None:
+    """From the incident's first audit entry (the level requested) to the transition that put `stage` in
+    force; None while that transition is not in the log yet."""
+    applied = next(
+        (
+            e.at
+            for e in entries
+            if e.action.startswith("transition") and e.after.get("applied_stage") == stage
+        ),
+        None,
+    )
+    if not entries or applied is None:
+        return None
+    return LevelTiming(opened=entries[0].at, applied=applied)
+
+
+def wait_for_level(
+    read: Callable[[], Sequence[AuditEntry]],
+    stage: str,
+    *,
+    timeout: float = 120.0,
+    interval: float = 0.25,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> LevelTiming | None:
+    """Poll the incident's audit entries until the one that put `stage` in force is there (the scope's
+    record is saved before that entry is appended, so the record alone says too early). `timeout` is how
+    long (wall seconds) the CLI is willing to wait; the measurement itself is the entries' timestamps."""
+    deadline = monotonic() + timeout
+    while True:
+        timing = level_timing(read(), stage)
+        if timing is not None or monotonic() >= deadline:
+            return timing
+        sleep(interval)
+
+
 def time_levels(
     target: Target,
     levels: Iterable[Level] = (Level.ONE, Level.TWO, Level.EMERGENCY),
     plan: Plan = DEFAULT_PLAN,
 ) -> list[Check]:
     """Run each level by hand in a shadow scope (a region no traffic uses), time it from the audit log
-    (incident opened -> stage applied), then recover the scope. Level 3 is not run: it reverts the
-    release for all traffic; rehearse it with `failsafe drill --scenario manual-level-3`."""
-    import time as _time
-
+    (incident opened -> stage applied, on the stack's own clock), then recover the scope. Level 3 is not
+    run: it reverts the release for all traffic; rehearse it with `failsafe drill --scenario manual-level-3`.
+    """
     scope = Scope(
         service=target.output("ServiceName"),
         environment=target.output("EnvironmentName"),
         regions=(SHADOW_REGION,),
     )
     audit = AuditLog(target.client("dynamodb"), target.output("AuditTableName"))
-    from failsafe.aws.state_store import StateStore
-
-    store = StateStore(target.client("dynamodb"), target.output("StateTableName"))
     checks = []
     for level in levels:
         stage = plan.final_stage_of(level)
@@ -453,24 +501,7 @@ def time_levels(
             )
             continue
         incident = str(result.get("incident_id"))
-        deadline = _time.monotonic() + 120
-        applied = False
-        while _time.monotonic() < deadline:
-            record = store.get(scope.key)
-            if record is not None and record.lifecycle.applied_stage == stage.name:
-                applied = True
-                break
-            _time.sleep(0.25)
-        entries = audit.entries(incident_id=incident)
-        opened = entries[0].at if entries else None
-        done = next(
-            (
-                e.at
-                for e in entries
-                if e.action.startswith("transition") and e.after.get("applied_stage") == stage.name
-            ),
-            None,
-        )
+        timing = wait_for_level(partial(audit.entries, incident_id=incident), stage.name)
         try:
             target.invoke(
                 "ManualRollbackFunctionName",
@@ -491,29 +522,7 @@ def time_levels(
                     fix=f"failsafe recover --scope {scope.key} --reason 'validate cleanup'",
                 )
             )
-        if not applied or opened is None or done is None:
-            checks.append(
-                Check(
-                    group="timing",
-                    name=f"level {level.value}",
-                    status="fail",
-                    detail=f"{stage.name} was not applied within 120 s wall time (incident {incident})",
-                    fix=f"failsafe report {incident}",
-                )
-            )
-            continue
-        seconds = (done - opened).total_seconds()
-        met = seconds <= stage.target_seconds
-        checks.append(
-            Check(
-                group="timing",
-                name=f"level {level.value}",
-                status="pass" if met else "fail",
-                detail=f"{stage.name} applied in {seconds:.0f} s (target {stage.target_seconds} s), "
-                f"incident {incident}",
-                fix="" if met else "look at the deployment and notification steps in the incident report",
-            )
-        )
+        checks.append(timing_check(level, stage.name, stage.target_seconds, incident, timing))
     checks.append(
         Check(
             group="timing",
@@ -524,6 +533,27 @@ def time_levels(
         )
     )
     return checks
+
+
+def timing_check(
+    level: Level, stage: str, target_seconds: int, incident: str, timing: LevelTiming | None
+) -> Check:
+    if timing is None:
+        return Check(
+            group="timing",
+            name=f"level {level.value}",
+            status="fail",
+            detail=f"{stage} was not applied within 120 s wall time (incident {incident})",
+            fix=f"failsafe report {incident}",
+        )
+    met = timing.seconds <= target_seconds
+    return Check(
+        group="timing",
+        name=f"level {level.value}",
+        status="pass" if met else "fail",
+        detail=f"{stage} applied in {timing.seconds:.0f} s (target {target_seconds} s), incident {incident}",
+        fix="" if met else "look at the deployment and notification steps in the incident report",
+    )
 
 
 def run_checks(target: Target, timing: bool = False) -> list[Check]:

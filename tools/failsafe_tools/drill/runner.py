@@ -331,6 +331,9 @@ class _Drill:
                     "scope": self.scope.key,
                     "reason": f"failsafe drill {s.name}",
                     "requested_by": OPERATOR,
+                    # The drill rehearses the whole loop, restore included: the operator asks for it (a
+                    # manual level otherwise holds until someone runs `failsafe recover`).
+                    "auto_restore": True,
                 },
             )
             self.incident_seen = str(result.get("incident_id"))

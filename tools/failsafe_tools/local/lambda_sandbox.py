@@ -171,7 +171,7 @@ class Sandbox:
             return None
 
     def _drain_log(self) -> list[str]:
-        lines = []
+        lines: list[str] = []
         while True:
             try:
                 line = self._log.get_nowait()
@@ -253,7 +253,9 @@ class Sandbox:
             elif op == "result":
                 return Outcome(payload=str(message["payload"]).encode("utf-8"), log=self._log_until_end(10.0))
             elif op == "error":
-                error = {k: message[k] for k in ("errorType", "errorMessage", "stackTrace") if k in message}
+                error: dict[str, Any] = {
+                    k: message[k] for k in ("errorType", "errorMessage", "stackTrace") if k in message
+                }
                 return Outcome(error=error, log=self._log_until_end(10.0))
 
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 
+from failsafe_tools.drill.pagerduty import PagerDutySink
 from failsafe_tools.local import alarms, appconfig, eventbridge, lambda_runtime, stepfunctions
 from failsafe_tools.local.clock import Clock, ClockTicker, SpeedClock, set_clock
 from failsafe_tools.local.lambda_sandbox import PackageRuntime
@@ -47,6 +48,7 @@ from failsafe_tools.local.provision import (
     provision,
 )
 from failsafe_tools.local.provision.moto_iam import ensure_aws_managed_policy
+from failsafe_tools.local.provision.yaml_loader import load_template
 
 if TYPE_CHECKING:
     from moto.core.config import DefaultConfig
@@ -130,6 +132,7 @@ class LocalStack:
         self._clients: dict[str, Any] = {}
         self._uninstall: list[Callable[[], None]] = []
         self._stopped = False
+        self.pagerduty: PagerDutySink | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------------------------
     @classmethod
@@ -162,7 +165,9 @@ class LocalStack:
         `clock`: a `ManualClock` for tests (time moves with `tick()`), else `SpeedClock(speed)` is used.
         `server`: also serve moto on http://{host}:{port} (port 0 picks a free one; see `endpoint_url`).
         `parameters`: template parameter overrides. `ticker`: run alarm evaluation and AppConfig progression
-        in the background every `tick_interval` simulated seconds.
+        in the background every `tick_interval` simulated seconds. Unless `parameters` name a
+        `PagerDutyBaseUrl`, pages go to a PagerDuty stand-in on 127.0.0.1 (`pagerduty`, which keeps what it
+        received): a local stack never reaches the real PagerDuty.
         """
         path = Path(template_path)
         if not path.is_file():
@@ -220,6 +225,10 @@ class LocalStack:
         self._uninstall = install_pieces()
         self._mock = mock_aws(config=MOTO_CONFIG)
         self._mock.start()
+        declared = load_template(path).get("Parameters") or {}
+        if "PagerDutyBaseUrl" in declared and "PagerDutyBaseUrl" not in (parameters or {}):
+            self.pagerduty = PagerDutySink(now=self.clock.now)
+            parameters = {**(parameters or {}), "PagerDutyBaseUrl": self.pagerduty.start()}
         if server or lambda_python is not None:
             from moto.server import ThreadedMotoServer
 
@@ -263,6 +272,8 @@ class LocalStack:
         if self._agent is not None:
             self._agent.stop()
         lambda_runtime.use_package_runtime(None)
+        if self.pagerduty is not None:
+            self.pagerduty.stop()
         if self._server is not None:
             self._server.stop()
         if self.stack is not None:
