@@ -56,7 +56,7 @@ lambda-python: $(LAMBDA_STAMP)
 # checked (production code only). What the drill, the e2e tests and `sam deploy` use.
 build: $(STAMP) $(SAM_STAMP) $(LAMBDA_STAMP)
 	$(SAM) build --cached --parameter-overrides Architecture=$(ARCH)
-	$(BIN)/python -m failsafe_tools.package $(BUILD_DIR) --python $(LAMBDA_VENV)/bin/python
+	$(BIN)/python -m failsafe_tools.package $(BUILD_DIR) --python $(LAMBDA_VENV)/bin/python --source functions
 
 # The main job: a full rollback drill on the embedded local AWS, running the built package.
 demo: build

@@ -3,7 +3,8 @@
 Each test runs a drill (`failsafe drill --scenario NAME`) and asserts the final state, the scorecard
 (every target met) and that the written report holds the full timeline: fault (or operator action),
 alarm, workflow, deployment, client convergence, recovery and NORMAL, in that order. The default scenario
-runs through the CLI with its defaults, as the README's first command; the others through `run_drill`.
+runs through the CLI as `make demo` does (the built package); the others through `run_drill`, also on the
+built package.
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ def assert_complete_report(report_json: Path, scenario: Scenario) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(set(SCENARIOS) - {DEFAULT_SCENARIO}))
-def test_drill_scenario_meets_every_target(name: str, tmp_path: Path) -> None:
+def test_drill_scenario_meets_every_target(
+    name: str, tmp_path: Path, built_package: tuple[Path, Path]
+) -> None:
     # Given a scenario on a fresh local stack
     scenario = get_scenario(name)
     parameters = dict(QUICK_RECOVERY)
@@ -65,7 +68,8 @@ def test_drill_scenario_meets_every_target(name: str, tmp_path: Path) -> None:
         scenario=scenario,
         speed=SPEED,
         parameters=parameters,
-        template=REPO / "template.yaml",
+        template=built_package[0],
+        lambda_python=built_package[1],
         report_dir=tmp_path,
         max_simulated_seconds=(100 if scenario.flapping else 60) * 60,
     )
@@ -81,12 +85,28 @@ def test_drill_scenario_meets_every_target(name: str, tmp_path: Path) -> None:
     assert "<svg" in result.report_paths["html"].read_text()
 
 
-def test_failsafe_drill_default_passes_and_writes_the_complete_report(tmp_path: Path, in_repo: Path) -> None:
+def test_failsafe_drill_default_passes_and_writes_the_complete_report(
+    tmp_path: Path, in_repo: Path, built_package: tuple[Path, Path]
+) -> None:
     # Given the README's first command, with its defaults (latency scenario, 75x, production windows)
     runner = CliRunner()
 
     # When `failsafe drill` runs (its wall time is measured by benchmarks/bench_local_stack.py, not here)
-    result = runner.invoke(build_app(), ["drill", "--report-dir", str(tmp_path), "--max-minutes", "60"])
+    template, python = built_package
+    result = runner.invoke(
+        build_app(),
+        [
+            "drill",
+            "--package",
+            str(template.parent),
+            "--lambda-python",
+            str(python),
+            "--report-dir",
+            str(tmp_path),
+            "--max-minutes",
+            "60",
+        ],
+    )
 
     # Then it exits 0 (every target met) and wrote the complete incident report
     assert result.exit_code == 0, result.output

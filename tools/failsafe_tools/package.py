@@ -139,7 +139,26 @@ def copy_bytecode(source: Path, target: Path) -> None:
         shutil.copytree(cache, target / cache.relative_to(source), dirs_exist_ok=True)
 
 
-def finish(build_dir: Path, python: Path) -> list[BuiltFunction]:
+SOURCE_STAMP = "failsafe-source.sha256"
+"""Written into the build directory: the digest of the source it was built from (see `is_current`)."""
+
+
+def source_tree_digest(source_dir: Path) -> str:
+    """Digest of what `sam build` reads from the CodeUri: the Python sources and requirements.txt."""
+    digest = hashlib.sha256(source_digest(source_dir).encode())
+    requirements = source_dir / "requirements.txt"
+    if requirements.is_file():
+        digest.update(requirements.read_bytes())
+    return digest.hexdigest()
+
+
+def is_current(build_dir: Path, source_dir: Path) -> bool:
+    """True when `build_dir` was finished from the sources now in `source_dir` (none edited since)."""
+    stamp = build_dir / SOURCE_STAMP
+    return stamp.is_file() and stamp.read_text().strip() == source_tree_digest(source_dir)
+
+
+def finish(build_dir: Path, python: Path, source_dir: Path | None = None) -> list[BuiltFunction]:
     functions = built_functions(build_dir)
     version = python_version(python)
     for function in functions:
@@ -164,6 +183,8 @@ def finish(build_dir: Path, python: Path) -> list[BuiltFunction]:
                 flush=True,
             )
             copy_bytecode(twin, function.code_dir)
+    if source_dir is not None:
+        (build_dir / SOURCE_STAMP).write_text(source_tree_digest(source_dir) + "\n")
     return functions
 
 
@@ -173,9 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("build_dir", type=Path, help="the sam build output directory (.aws-sam/build)")
     parser.add_argument("--python", type=Path, required=True, help="the Python that plays the Lambda runtime")
+    parser.add_argument("--source", type=Path, help="the CodeUri directory it was built from (stamped)")
     args = parser.parse_args(argv)
     try:
-        functions = finish(args.build_dir, args.python)
+        functions = finish(args.build_dir, args.python, args.source)
     except (PackageError, subprocess.CalledProcessError) as exc:
         print(f"failsafe package: {exc}", file=sys.stderr)
         return 1

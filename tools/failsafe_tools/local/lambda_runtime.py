@@ -631,6 +631,13 @@ def use_package_runtime(runtime: PackageRuntime | None) -> None:
         previous.shutdown()
 
 
+def close_package_runtime() -> None:
+    """The stack stopped: its sandboxes go, and invocations still arriving (a Step Functions execution that
+    outlived the stack) fail instead of running in this process from the package directory."""
+    if _sandboxes.pool is not None:
+        _sandboxes.pool.close()
+
+
 def package_runtime_pool() -> SandboxPool | None:
     return _sandboxes.pool
 
@@ -907,6 +914,8 @@ def install() -> None:
     invoke = require_hook(function_cls, "invoke", "the method every moto Lambda invocation goes through")
     require_params(invoke, ("self", "body", "request_headers", "response_headers"), "LambdaFunction.invoke")
     with _install_lock:
+        if _sandboxes.pool is not None and _sandboxes.pool.closed:
+            _sandboxes.pool = None  # a new stack or test: the stopped stack's refusal ends here
         if getattr(invoke, _HOOK_MARK, False):
             return
         _hook.original_invoke = invoke

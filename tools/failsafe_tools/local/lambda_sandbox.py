@@ -273,6 +273,7 @@ class SandboxPool:
         self._idle: dict[str, list[Sandbox]] = {}
         self._busy: dict[str, int] = {}
         self._freed = threading.Condition()
+        self._closed = False
         self.cold_starts = 0
 
     def acquire(
@@ -287,6 +288,12 @@ class SandboxPool:
     ) -> Sandbox:
         with self._freed:
             while True:
+                if self._closed:
+                    from moto.awslambda.exceptions import LambdaClientError
+
+                    raise LambdaClientError(
+                        "ServiceException", f"{key}: the local stack that ran this function has stopped"
+                    )
                 idle = self._idle.setdefault(key, [])
                 while idle:
                     sandbox = idle.pop()
@@ -327,6 +334,17 @@ class SandboxPool:
             idle = self._idle.pop(key, [])
         for sandbox in idle:
             sandbox.kill()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Refuse every later invocation (an execution outliving its stack must not run anywhere else)."""
+        with self._freed:
+            self._closed = True
+            self._freed.notify_all()
+        self.shutdown()
 
     def shutdown(self) -> None:
         with self._freed:

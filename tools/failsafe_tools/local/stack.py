@@ -239,10 +239,11 @@ class LocalStack:
             self._server.start()
             bound_host, bound_port = self._server.get_host_and_port()
             self.endpoint_url = f"http://{bound_host}:{bound_port}"
-        if lambda_python is not None and self.endpoint_url is not None:
-            lambda_runtime.use_package_runtime(
-                PackageRuntime(lambda_python, self.endpoint_url, {"AWS_DEFAULT_REGION": self.region})
-            )
+        lambda_runtime.use_package_runtime(
+            PackageRuntime(lambda_python, self.endpoint_url, {"AWS_DEFAULT_REGION": self.region})
+            if lambda_python is not None and self.endpoint_url is not None
+            else None
+        )
         self.stack = provision(
             path,
             client=self.client,
@@ -271,7 +272,7 @@ class LocalStack:
         self.ticker.stop()
         if self._agent is not None:
             self._agent.stop()
-        lambda_runtime.use_package_runtime(None)
+        lambda_runtime.close_package_runtime()
         if self.pagerduty is not None:
             self.pagerduty.stop()
         if self._server is not None:
