@@ -62,8 +62,9 @@ hashing a user id (MurmurHash3, ``failsafe.domain.bucketing``) costs about as mu
 is computed once and reused:
 
 - per config version: everything request-independent (``compile_snapshot``);
-- per route, i.e. per (region, cohort, client): the governing set, its scope verdict, its hash seed and
-  the table of decisions by bucket (``Snapshot.routes``, at most ``max_routes`` entries, evicted one at a
+- per route, i.e. per (region, cohort, client), or per region when nothing in the document looks at
+  the cohort or the client: the governing set, its scope verdict, its hash seed and the table of
+  decisions by bucket (``Snapshot.routes``, at most ``max_routes`` entries, evicted one at a
   time by CLOCK, an approximation of least-recently-used: a route used since the hand last passed it gets
   a second chance);
 - per (set, scope verdict, bucket): the immutable ``Decision`` (a list of ``BUCKETS`` slots, filled on
@@ -436,6 +437,10 @@ A list, not an object, because indexing a list is the cheapest read CPython has:
 seed (``[0]``) and the set's decision table for the scope verdict (``[1]``), and sets the CLOCK reference
 bit (``[2]``)."""
 _SEED, _TABLE, _REFERENCED, _COMPILED, _IN_SCOPE = range(5)
+
+_UNKNOWN_ROUTE: Final[RouteEntry] = [0, [None] * BUCKETS, False, None, False]
+"""What the decider reads for a route it has not memoised: a table without decisions, so the request
+takes the slow path. Never stored in a memo (its reference bit is written and never read)."""
 OverrideEntry = tuple[frozenset[str] | None, frozenset[str] | None, frozenset[str] | None, CompiledSet]
 
 
@@ -454,7 +459,11 @@ class Snapshot:
     bucketers: Mapping[str, Bucketer]
     invalid_context: Decision
     max_routes: int = DEFAULT_MAX_ROUTES
-    routes: dict[RouteKey, RouteEntry] = field(default_factory=dict, init=False, repr=False)
+    routes: dict[object, RouteEntry] = field(default_factory=dict, init=False, repr=False)
+    """Memoised routes, keyed by `route_key`: the region alone when `by_region`, else the triple."""
+    by_region: bool = field(init=False)
+    """True when no set or override of the snapshot looks at the cohort or the client, so the region
+    alone decides the route (the common case; the decider then skips building a key tuple)."""
     _routes_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     decider: Callable[[RequestContext], Decision] = field(init=False, repr=False)
     """`decide` bound to this snapshot as a closure: ``snapshot.decider(ctx) == decide(snapshot, ctx)``."""
@@ -462,6 +471,11 @@ class Snapshot:
     def __post_init__(self) -> None:
         if self.max_routes < 1:
             raise ValueError(f"max_routes: must be at least 1, got {self.max_routes}")
+        sets = [self.default, *(compiled for *_, compiled in self.overrides)]
+        by_region = all(
+            cohorts is None and clients is None for _, cohorts, clients, _ in self.overrides
+        ) and all(compiled.cohorts is None and compiled.clients is None for compiled in sets)
+        object.__setattr__(self, "by_region", by_region)
         object.__setattr__(self, "decider", _make_decider(self))
 
     @property
@@ -504,8 +518,12 @@ class Snapshot:
         entry = self._route_entry(region, cohort, client)
         return entry[_COMPILED], entry[_IN_SCOPE]
 
+    def route_key(self, region: object, cohort: object, client: object) -> object:
+        """The key of a request's route in `routes`."""
+        return region if self.by_region else (region, cohort, client)
+
     def _route_entry(self, region: object, cohort: object, client: object) -> RouteEntry:
-        key = (region, cohort, client)
+        key = self.route_key(region, cohort, client)
         entry = self.routes.get(key)
         if entry is None:
             compiled = self.governing(region, cohort, client)
@@ -516,7 +534,7 @@ class Snapshot:
                 self._remember(key, entry)
         return entry
 
-    def _remember(self, key: RouteKey, entry: RouteEntry) -> None:
+    def _remember(self, key: object, entry: RouteEntry) -> None:
         """Insert a route, first evicting by CLOCK while the memo is full.
 
         The dict's insertion order is the clock; its oldest entry is under the hand. A route used since
@@ -654,32 +672,30 @@ def cold_start_snapshot(
 def _make_decider(snapshot: Snapshot) -> Callable[[RequestContext], Decision]:
     """`decide` compiled for one snapshot: a closure over its route memo, with the hash inlined.
 
-    The fast path serves a request whose route is memoised and whose user id is a plain ASCII ``str`` of
-    1..MAX_USER_ID_LENGTH characters: one dict lookup, one MurmurHash3 call (exactly
-    ``failsafe.domain.bucketing.bucket_with_seed``; a property test checks they agree), one list index.
-    Everything else (a new route, the first user of a bucket, a missing, non-ASCII or odd user id, an
-    odd context) takes `Snapshot.resolve`. A client swaps this callable in with the snapshot, so its read
-    path is a single call.
+    The fast path serves a request whose user id is a plain ASCII ``str`` of 1..MAX_USER_ID_LENGTH
+    characters and whose route is memoised: one dict lookup (by region alone when the snapshot allows
+    it), one MurmurHash3 call (exactly ``failsafe.domain.bucketing.bucket_with_seed``; a property test
+    checks they agree), one list index. Everything else (a new route, the first user of a bucket, a
+    missing, non-ASCII or odd user id, an odd context) takes `Snapshot.resolve`. A client swaps this
+    callable in with the snapshot, so its read path is a single call.
     """
     routes_get = snapshot.routes.get
     resolve = snapshot.resolve
     invalid = snapshot.invalid_context
+    unknown = _UNKNOWN_ROUTE
     murmur3_32 = _murmur3_32
     buckets = BUCKETS
     max_length = MAX_USER_ID_LENGTH
     text = str
 
-    def decide_request(ctx: RequestContext) -> Decision:
+    # The two bodies differ only in the route key; the reference bit is route[2] (_REFERENCED), the seed
+    # route[0] (_SEED) and the table route[1] (_TABLE): literal indices are the cheapest loads.
+    def decide_by_region(ctx: RequestContext) -> Decision:
         try:
-            user_id, region, cohort, client = ctx
-            route = routes_get((region, cohort, client))
-            if (
-                route is not None
-                and user_id.__class__ is text
-                and user_id.isascii()
-                and 0 < len(user_id) <= max_length
-            ):
-                route[2] = True  # _REFERENCED: the CLOCK reference bit
+            user_id, region, _cohort, _client = ctx
+            if user_id.__class__ is text and user_id.isascii() and 0 < len(user_id) <= max_length:
+                route = routes_get(region, unknown)
+                route[2] = True
                 decision: Decision | None = route[1][murmur3_32(user_id, route[0], False) % buckets]
                 if decision is not None:
                     return decision
@@ -687,7 +703,20 @@ def _make_decider(snapshot: Snapshot) -> Callable[[RequestContext], Decision]:
         except Exception:
             return invalid
 
-    return decide_request
+    def decide_by_triple(ctx: RequestContext) -> Decision:
+        try:
+            user_id, region, cohort, client = ctx
+            if user_id.__class__ is text and user_id.isascii() and 0 < len(user_id) <= max_length:
+                route = routes_get((region, cohort, client), unknown)
+                route[2] = True
+                decision: Decision | None = route[1][murmur3_32(user_id, route[0], False) % buckets]
+                if decision is not None:
+                    return decision
+            return resolve(ctx)
+        except Exception:
+            return invalid
+
+    return decide_by_region if snapshot.by_region else decide_by_triple
 
 
 def decide(snapshot: Snapshot, ctx: RequestContext) -> Decision:

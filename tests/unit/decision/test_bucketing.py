@@ -121,7 +121,9 @@ def test_lone_surrogates_are_bucketed_without_crashing_the_interpreter() -> None
         "print(bucket_of('s', '\\udc80x'), Bucketer('\\ud800')('u'))\n"
     )
     # When a fresh interpreter buckets user ids and salts with lone surrogates
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
     # Then it exits normally with the documented buckets
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [str(_by_spec("s", "\udc80x")), str(_by_spec("\ud800", "u"))]

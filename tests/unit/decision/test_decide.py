@@ -393,7 +393,7 @@ def test_the_route_memo_stays_bounded_and_answers_stay_exact() -> None:
 
 
 def _routes(snapshot: Snapshot) -> list[object]:
-    return [region for region, _, _ in snapshot.routes]
+    return [key if isinstance(key, str) else key[0] for key in snapshot.routes]  # type: ignore[index]
 
 
 def test_a_full_route_memo_evicts_one_route_at_a_time() -> None:
@@ -425,6 +425,40 @@ def test_a_snapshot_without_room_for_a_route_is_rejected() -> None:
     # Given / When / Then a route memo that could hold nothing is a configuration error naming the field
     with pytest.raises(ValueError, match="max_routes"):
         compile_snapshot(document(), max_routes=0)
+
+
+KILL = {"kill_switch": True, "candidate_fallback_level": "D"}
+
+
+@pytest.mark.parametrize(
+    ("doc", "by_region"),
+    [
+        (
+            document({"region_scope": ["eu-west-1"]}, override(KILL, regions=["us-east-1"])),
+            True,
+        ),
+        (document({}, override(KILL, regions=["eu-west-1"], cohorts=["beta"])), False),
+        (document({"client_scope": ["web"]}), False),
+    ],
+)
+def test_routes_are_keyed_by_region_alone_only_when_nothing_looks_at_cohort_or_client(
+    doc: ToggleDocument, by_region: bool
+) -> None:
+    # Given documents scoped by region only, or also by cohort or client
+    snapshot, reference = compile_snapshot(doc), compile_snapshot(doc)
+    ctxs = [
+        RequestContext(f"u{i}", region, cohort, client)
+        for i, (region, cohort, client) in enumerate(
+            [(r, c, k) for r in ["eu-west-1", "us-east-1"] for c in ["beta", None] for k in ["web", "ios"]]
+            * 3
+        )
+    ]
+    # When the same requests are decided twice (memoised routes the second time) and once fresh
+    answers = [decide(snapshot, ctx) for ctx in ctxs * 2]
+    # Then the memo is keyed as documented, and memoised answers equal fresh ones (cohort and client honoured)
+    assert snapshot.by_region is by_region
+    assert answers == [decide(reference, ctx) for ctx in ctxs] * 2
+    assert answers == [compile_snapshot(doc).resolve(ctx) for ctx in ctxs * 2]
 
 
 @given(user_id=st.text(alphabet=st.characters(exclude_categories=()), min_size=1, max_size=40))
