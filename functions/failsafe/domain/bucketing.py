@@ -23,8 +23,8 @@ Never give ``mmh3`` a ``str`` that is not ASCII: ``mmh3`` 5.3 crashes the interp
 exception) on a lone surrogate. ``bucket_of`` hashes ASCII text directly (the same bytes as its UTF-8
 encoding) and everything else as encoded bytes.
 
-Hash change (failsafe 2): buckets were BLAKE2b
-------------------------------------------------
+Hash change (issue 14): buckets were BLAKE2b
+---------------------------------------------
 Earlier releases bucketed with ``blake2b(salt || 0x1f || user_id, digest_size=8)``, which costs about
 0.5 µs a request in CPython against 0.07 µs for MurmurHash3 (benchmarks/RESULTS.md, ``bench_decide``).
 Changing the hash reshuffles every user, so the default salt moved from ``failsafe.exposure.v1`` to
