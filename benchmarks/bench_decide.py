@@ -561,14 +561,22 @@ def render(results: Results, command: str) -> str:
     return "\n".join(lines)
 
 
+KEPT = "### Before issue 14"
+"""A hand-written subsection of the section (figures of the code before issue 14) that `--write` keeps."""
+
+
 def write_section(text: str) -> None:
-    """Replace (or append) only the `## bench_decide` section of RESULTS.md."""
+    """Replace (or append) only the `## bench_decide` section of RESULTS.md, keeping its `KEPT` part."""
     existing = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
     start = existing.find(SECTION + "\n")
     if start == -1:
         updated = existing.rstrip("\n") + "\n\n" + text
     else:
         end = existing.find("\n## ", start + len(SECTION))
+        section = existing[start : end + 1] if end != -1 else existing[start:]
+        kept = section.find(KEPT)
+        if kept != -1:
+            text = text.rstrip("\n") + "\n\n" + section[kept:].rstrip("\n") + "\n"
         tail = existing[end + 1 :] if end != -1 else ""
         updated = existing[:start] + text + ("\n" + tail if tail else "")
     RESULTS.write_text(updated)
