@@ -2,7 +2,7 @@
 
 ``compile_snapshot(document) -> Snapshot`` does all the work that does not depend on the request, once
 per config version. ``decide(snapshot, ctx) -> Decision`` then only picks the governing toggle set, checks
-scope, looks up the user's sticky bucket and returns a cached, immutable ``Decision``. It never raises.
+scope, hashes the user's sticky bucket and returns a shared, immutable ``Decision``. It never raises.
 
 Precedence (the order of the checks in ``decide``)
 --------------------------------------------------
@@ -129,7 +129,7 @@ DEFAULT_MAX_ROUTES: Final = 4_096
 """Distinct (region, cohort, client) triples memoised per snapshot (CLOCK eviction beyond that)."""
 
 MAX_USER_ID_LENGTH: Final = 256
-"""Longer user ids are treated as missing: they are not real ids and must not bloat the bucket cache."""
+"""Longer user ids are treated as missing: they are not real ids, and hashing costs time per character."""
 
 
 class ServingPolicy(StrEnum):
@@ -276,7 +276,7 @@ def _scope_set(values: list[str]) -> frozenset[str] | None:
 
 
 class CompiledSet:
-    """One toggle set, precompiled: everything `decide` needs, plus its memo of decisions."""
+    """One toggle set, precompiled: everything `decide` needs, plus its decision tables by bucket."""
 
     __slots__ = (
         "_fallback_fields",
