@@ -66,7 +66,7 @@ from typing import Final, Self
 from failsafe.client.sources import ConfigSource, Fetched, SourceUnavailable
 from failsafe.domain.acceptance import MAX_DOCUMENT_BYTES, DocumentRejected, accept_document
 from failsafe.domain.baselines import BASELINES, BaselineName
-from failsafe.domain.bucketing import DEFAULT_CACHE_SIZE, DEFAULT_SALT
+from failsafe.domain.bucketing import DEFAULT_SALT
 from failsafe.domain.decision import (
     DEFAULT_ALPHA,
     Decision,
@@ -166,7 +166,6 @@ class ToggleClient:
         default_alpha: float = DEFAULT_ALPHA,
         backup_path: str | os.PathLike[str] | None = None,
         max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
-        bucket_cache_size: int = DEFAULT_CACHE_SIZE,
         baseline: ToggleSet = COLD_START_BASELINE,
         metric_sink: MetricSink | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -185,7 +184,6 @@ class ToggleClient:
         self.default_alpha = default_alpha
         self.backup_path = Path(backup_path) if backup_path is not None else None
         self.max_document_bytes = max_document_bytes
-        self.bucket_cache_size = bucket_cache_size
         self._metric_sink = metric_sink
         self._clock = clock
         self._wall_clock = wall_clock
@@ -200,7 +198,7 @@ class ToggleClient:
         self._failing = False
         self.last_error: str | None = None
         self.stats = ClientStats()
-        cold = cold_start_snapshot(baseline, salt=salt, bucket_cache_size=bucket_cache_size)
+        cold = cold_start_snapshot(baseline, salt=salt)
         self._applied = _Applied(snapshot=cold, origin="baseline", raw=None, loaded_at=wall_clock())
         self.decide = cold.decider
         if self.backup_path is not None:
@@ -375,7 +373,6 @@ class ToggleClient:
             salt=self.salt,
             default_alpha=self.default_alpha,
             previous=previous,
-            bucket_cache_size=self.bucket_cache_size,
         )
         # The swap readers see: two reference assignments. `_applied` (snapshot and its metadata, one
         # immutable object) first, then the decider bound to the same snapshot.

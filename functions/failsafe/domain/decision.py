@@ -2,7 +2,7 @@
 
 ``compile_snapshot(document) -> Snapshot`` does all the work that does not depend on the request, once
 per config version. ``decide(snapshot, ctx) -> Decision`` then only picks the governing toggle set, checks
-scope, looks up the user's sticky bucket and returns a cached, immutable ``Decision``. It never raises.
+scope, hashes the user's sticky bucket and returns a shared, immutable ``Decision``. It never raises.
 
 Precedence (the order of the checks in ``decide``)
 --------------------------------------------------
@@ -57,23 +57,37 @@ process that starts while a freeze is on pins the salt it is configured with.
 
 Performance
 -----------
-Everything request-independent is computed once per config version. What depends on the request is
-memoised in bounded dicts: request context -> decision, (region, cohort, client) -> governing set and
-scope verdict, bucket -> decision per set, and (salt, user id) -> bucket, shared across snapshots. The
-steady state is one dict lookup. The memos are memoisation only (a hit equals a
-fresh computation) and need no lock under the GIL; a full memo is cleared in one step.
+Nothing is cached per request or per user: real traffic is mostly users the process has never seen, and
+hashing a user id (MurmurHash3, ``failsafe.domain.bucketing``) costs about as much as a dict lookup. What
+is computed once and reused:
+
+- per config version: everything request-independent (``compile_snapshot``);
+- per route, i.e. per (region, cohort, client), or per region when nothing in the document looks at
+  the cohort or the client: the governing set, its scope verdict, its hash seed and the table of
+  decisions by bucket (``Snapshot.routes``, at most ``max_routes`` entries, evicted one at a
+  time by CLOCK, an approximation of least-recently-used: a route used since the hand last passed it gets
+  a second chance);
+- per (set, scope verdict, bucket): the immutable ``Decision`` (a list of ``BUCKETS`` slots, filled on
+  first use, so bounded by construction).
+
+So the steady state of ``decide`` for any user is: one route lookup, one hash, one list index
+(``bench_decide``'s "every user new" workload measures exactly that against a hand-written floor).
+Caches only ever hold exact answers; the hot path takes no lock under the GIL, the slow path inserts and
+evicts routes under a lock.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final, NamedTuple
 
+from mmh3 import hash as _murmur3_32
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from failsafe.domain.bucketing import DEFAULT_CACHE_SIZE, DEFAULT_SALT, Bucketer, exposure_threshold
+from failsafe.domain.bucketing import BUCKETS, DEFAULT_SALT, Bucketer, exposure_threshold
 from failsafe.domain.scope import Scope
 from failsafe.domain.toggles import (
     BLENDING_MODES,
@@ -86,7 +100,6 @@ from failsafe.domain.toggles import (
 
 __all__ = [
     "DEFAULT_ALPHA",
-    "DEFAULT_DECISION_CACHE_SIZE",
     "DEFAULT_MAX_ROUTES",
     "MAX_USER_ID_LENGTH",
     "NO_BUCKET",
@@ -112,14 +125,11 @@ DEFAULT_ALPHA: Final = 0.5
 NO_BUCKET: Final = -1
 """`Decision.bucket` of a request that could not be bucketed (no usable user id, or a bad context)."""
 
-DEFAULT_DECISION_CACHE_SIZE: Final = 32_768
-"""Request contexts memoised per snapshot (a few MB at most); a miss costs about a microsecond."""
-
 DEFAULT_MAX_ROUTES: Final = 4_096
-"""Distinct (region, cohort, client) triples memoised per snapshot."""
+"""Distinct (region, cohort, client) triples memoised per snapshot (CLOCK eviction beyond that)."""
 
 MAX_USER_ID_LENGTH: Final = 256
-"""Longer user ids are treated as missing: they are not real ids and must not bloat the bucket cache."""
+"""Longer user ids are treated as missing: they are not real ids, and hashing costs time per character."""
 
 
 class ServingPolicy(StrEnum):
@@ -266,7 +276,7 @@ def _scope_set(values: list[str]) -> frozenset[str] | None:
 
 
 class CompiledSet:
-    """One toggle set, precompiled: everything `decide` needs, plus its memo of decisions."""
+    """One toggle set, precompiled: everything `decide` needs, plus its decision tables by bucket."""
 
     __slots__ = (
         "_fallback_fields",
@@ -330,11 +340,19 @@ class CompiledSet:
             in_scope: self._fallback(self._no_user_reason(in_scope), NO_BUCKET) for in_scope in (True, False)
         }
         # One decision per (in scope?, bucket), filled on first use: at most 2 x BUCKETS entries.
-        self.tables: dict[bool, dict[int, Decision]] = {True: {}, False: {}}
+        self.tables: dict[bool, list[Decision | None]] = {True: [None] * BUCKETS, False: [None] * BUCKETS}
 
     @property
     def salt(self) -> str:
         return self.bucketer.salt
+
+    @property
+    def seed(self) -> int:
+        return self.bucketer.seed
+
+    def table(self, in_scope: bool) -> list[Decision | None]:
+        """The decisions of this set by bucket for requests in (or out of) its scope, filled on first use."""
+        return self.tables[in_scope or self.forced_reason is not None]
 
     def _no_user_reason(self, in_scope: bool) -> DecisionReason:
         if self.forced_reason is not None:
@@ -370,8 +388,8 @@ class CompiledSet:
         """The decision for a bucket (`NO_BUCKET`: no usable user), from the per-bucket table."""
         if bucket == NO_BUCKET:
             return self.missing_user[in_scope]
-        table = self.tables[in_scope or self.forced_reason is not None]
-        decision = table.get(bucket)
+        table = self.table(in_scope)
+        decision = table[bucket]
         if decision is None:
             decision = self._build(bucket, in_scope)
             table[bucket] = decision
@@ -411,6 +429,18 @@ class CompiledSet:
 RouteKey = tuple[object, object, object]
 Route = tuple["CompiledSet", bool]
 """Where a request's (region, cohort, client) leads: its governing set and whether it is in scope."""
+
+RouteEntry = list[Any]
+"""A memoised route as the hot path reads it: ``[seed, table, referenced, compiled set, in scope]``.
+
+A list, not an object, because indexing a list is the cheapest read CPython has: the decider reads the
+seed (``[0]``) and the set's decision table for the scope verdict (``[1]``), and sets the CLOCK reference
+bit (``[2]``)."""
+_SEED, _TABLE, _REFERENCED, _COMPILED, _IN_SCOPE = range(5)
+
+_UNKNOWN_ROUTE: Final[RouteEntry] = [0, [None] * BUCKETS, False, None, False]
+"""What the decider reads for a route it has not memoised: a table without decisions, so the request
+takes the slow path. Never stored in a memo (its reference bit is written and never read)."""
 OverrideEntry = tuple[frozenset[str] | None, frozenset[str] | None, frozenset[str] | None, CompiledSet]
 
 
@@ -418,8 +448,8 @@ OverrideEntry = tuple[frozenset[str] | None, frozenset[str] | None, frozenset[st
 class Snapshot:
     """A toggle document compiled for `decide`. Immutable once built; swap whole snapshots to update.
 
-    Two bounded memos, each cleared in one step when full: `memo` maps a whole request context to its
-    decision (the hot path), `routes` maps (region, cohort, client) to its `Route`.
+    One bounded memo: `routes` maps (region, cohort, client) to its `RouteEntry`; when full, CLOCK evicts
+    one entry at a time (never the whole memo). Decisions live in the compiled sets' per-bucket tables.
     """
 
     version: int
@@ -428,14 +458,24 @@ class Snapshot:
     document: ToggleDocument | None
     bucketers: Mapping[str, Bucketer]
     invalid_context: Decision
-    memo: dict[object, Decision] = field(default_factory=dict)
-    max_memo: int = DEFAULT_DECISION_CACHE_SIZE
-    routes: dict[RouteKey, Route] = field(default_factory=dict)
     max_routes: int = DEFAULT_MAX_ROUTES
+    routes: dict[object, RouteEntry] = field(default_factory=dict, init=False, repr=False)
+    """Memoised routes, keyed by `route_key`: the region alone when `by_region`, else the triple."""
+    by_region: bool = field(init=False)
+    """True when no set or override of the snapshot looks at the cohort or the client, so the region
+    alone decides the route (the common case; the decider then skips building a key tuple)."""
+    _routes_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     decider: Callable[[RequestContext], Decision] = field(init=False, repr=False)
     """`decide` bound to this snapshot as a closure: ``snapshot.decider(ctx) == decide(snapshot, ctx)``."""
 
     def __post_init__(self) -> None:
+        if self.max_routes < 1:
+            raise ValueError(f"max_routes: must be at least 1, got {self.max_routes}")
+        sets = [self.default, *(compiled for *_, compiled in self.overrides)]
+        by_region = all(
+            cohorts is None and clients is None for _, cohorts, clients, _ in self.overrides
+        ) and all(compiled.cohorts is None and compiled.clients is None for compiled in sets)
+        object.__setattr__(self, "by_region", by_region)
         object.__setattr__(self, "decider", _make_decider(self))
 
     @property
@@ -475,43 +515,62 @@ class Snapshot:
 
     def route(self, region: object, cohort: object, client: object) -> Route:
         """The governing set of a (region, cohort, client) and its scope verdict, memoised."""
-        key = (region, cohort, client)
-        found = self.routes.get(key)
-        if found is None:
+        entry = self._route_entry(region, cohort, client)
+        return entry[_COMPILED], entry[_IN_SCOPE]
+
+    def route_key(self, region: object, cohort: object, client: object) -> object:
+        """The key of a request's route in `routes`."""
+        return region if self.by_region else (region, cohort, client)
+
+    def _route_entry(self, region: object, cohort: object, client: object) -> RouteEntry:
+        key = self.route_key(region, cohort, client)
+        entry = self.routes.get(key)
+        if entry is None:
             compiled = self.governing(region, cohort, client)
-            found = (compiled, compiled.in_scope(region, cohort, client))
+            in_scope = compiled.in_scope(region, cohort, client)
+            entry = [compiled.seed, compiled.table(in_scope), False, compiled, in_scope]
+            # Only well-formed values are memoised, so odd (possibly huge) values cannot bloat the memo.
             if _small(region) and _small(cohort) and _small(client):
-                routes = self.routes
-                if len(routes) >= self.max_routes:
-                    routes.clear()
-                routes[key] = found
-        return found
+                self._remember(key, entry)
+        return entry
+
+    def _remember(self, key: object, entry: RouteEntry) -> None:
+        """Insert a route, first evicting by CLOCK while the memo is full.
+
+        The dict's insertion order is the clock; its oldest entry is under the hand. A route used since
+        the hand last passed (reference bit set by the decider) loses its bit and goes to the back; the
+        first route found unused is evicted. Each pass clears a bit, so this ends within two laps.
+        """
+        with self._routes_lock:
+            routes = self.routes
+            if key in routes:
+                return
+            while len(routes) >= self.max_routes:
+                oldest = next(iter(routes))
+                candidate = routes.pop(oldest)
+                if candidate[_REFERENCED]:
+                    candidate[_REFERENCED] = False
+                    routes[oldest] = candidate
+            routes[key] = entry
 
     def resolve(self, ctx: RequestContext) -> Decision:
-        """The slow path of `decide`: apply the precedence rules to a context and memoise the result."""
+        """The slow path of `decide`: apply the precedence rules to a context, filling the memos."""
         user_id, region, cohort, client = ctx
-        compiled, in_scope = self.route(region, cohort, client)
-        bucket = compiled.bucket_of(user_id)
-        decision = compiled.decision_for(bucket, in_scope)
-        # Only well-formed contexts are memoised, so odd (possibly huge) values cannot bloat the memo.
-        if (bucket != NO_BUCKET or user_id is None) and _small(region) and _small(cohort) and _small(client):
-            memo = self.memo
-            if len(memo) >= self.max_memo:
-                memo.clear()
-            memo[ctx] = decision
-        return decision
+        entry = self._route_entry(region, cohort, client)
+        compiled: CompiledSet = entry[_COMPILED]
+        return compiled.decision_for(compiled.bucket_of(user_id), entry[_IN_SCOPE])
 
 
 def _small(value: object) -> bool:
     return value is None or (isinstance(value, str) and len(value) <= MAX_USER_ID_LENGTH)
 
 
-def _bucketer(salt: str, pool: dict[str, Bucketer], previous: Snapshot | None, cache_size: int) -> Bucketer:
+def _bucketer(salt: str, pool: dict[str, Bucketer], previous: Snapshot | None) -> Bucketer:
     found = pool.get(salt)
     if found is None:
         found = previous.bucketers.get(salt) if previous is not None else None
         if found is None:
-            found = Bucketer(salt, cache_size)
+            found = Bucketer(salt)
         pool[salt] = found
     return found
 
@@ -530,14 +589,13 @@ def compile_snapshot(
     salt: str = DEFAULT_SALT,
     default_alpha: float = DEFAULT_ALPHA,
     previous: Snapshot | None = None,
-    bucket_cache_size: int = DEFAULT_CACHE_SIZE,
-    decision_cache_size: int = DEFAULT_DECISION_CACHE_SIZE,
+    max_routes: int = DEFAULT_MAX_ROUTES,
 ) -> Snapshot:
     """Precompile a validated document for `decide`.
 
     `service` / `environment` drop overrides scoped to other services or environments. `salt` is the
-    service's bucketing salt; `previous` (the snapshot being replaced) pins the salt of frozen sets and
-    lends its bucket caches to this snapshot.
+    service's bucketing salt; `previous` (the snapshot being replaced) pins the salt of frozen sets.
+    `max_routes` bounds the route memo (distinct region, cohort and client triples).
     """
     if not 0.0 <= default_alpha <= 1.0:
         raise ValueError(f"default_alpha: must be within 0..1, got {default_alpha}")
@@ -545,7 +603,7 @@ def compile_snapshot(
     pool: dict[str, Bucketer] = {}
 
     def compiled(scope: Scope | None, toggles: ToggleSet) -> CompiledSet:
-        bucketer = _bucketer(_salt_for(scope, toggles, salt, previous), pool, previous, bucket_cache_size)
+        bucketer = _bucketer(_salt_for(scope, toggles, salt, previous), pool, previous)
         return CompiledSet(
             toggles,
             version=version,
@@ -580,7 +638,7 @@ def compile_snapshot(
         document=document,
         bucketers=pool,
         invalid_context=default._fallback(DecisionReason.INVALID_CONTEXT, NO_BUCKET),
-        max_memo=decision_cache_size,
+        max_routes=max_routes,
     )
 
 
@@ -588,11 +646,10 @@ def cold_start_snapshot(
     toggles: ToggleSet,
     *,
     salt: str = DEFAULT_SALT,
-    bucket_cache_size: int = DEFAULT_CACHE_SIZE,
-    decision_cache_size: int = DEFAULT_DECISION_CACHE_SIZE,
+    max_routes: int = DEFAULT_MAX_ROUTES,
 ) -> Snapshot:
     """The snapshot of a client that has never loaded a document: fallback from `toggles`, `no_config`."""
-    bucketer = Bucketer(salt, bucket_cache_size)
+    bucketer = Bucketer(salt)
     default = CompiledSet(
         toggles,
         version=0,
@@ -608,43 +665,65 @@ def cold_start_snapshot(
         document=None,
         bucketers={salt: bucketer},
         invalid_context=default._fallback(DecisionReason.INVALID_CONTEXT, NO_BUCKET),
-        max_memo=decision_cache_size,
+        max_routes=max_routes,
     )
 
 
 def _make_decider(snapshot: Snapshot) -> Callable[[RequestContext], Decision]:
-    """`decide` specialised to one snapshot (closure cells instead of attribute loads).
+    """`decide` compiled for one snapshot: a closure over its route memo, with the hash inlined.
 
-    A client swaps this callable in with the snapshot, so its read path is a single call. The body
-    mirrors `decide` line for line; a property test checks that the two always agree.
+    The fast path serves a request whose user id is a plain ASCII ``str`` of 1..MAX_USER_ID_LENGTH
+    characters and whose route is memoised: one dict lookup (by region alone when the snapshot allows
+    it), one MurmurHash3 call (exactly ``failsafe.domain.bucketing.bucket_with_seed``; a property test
+    checks they agree), one list index. Everything else (a new route, the first user of a bucket, a
+    missing, non-ASCII or odd user id, an odd context) takes `Snapshot.resolve`. A client swaps this
+    callable in with the snapshot, so its read path is a single call.
     """
-    memo = snapshot.memo
+    routes_get = snapshot.routes.get
     resolve = snapshot.resolve
     invalid = snapshot.invalid_context
+    unknown = _UNKNOWN_ROUTE
+    murmur3_32 = _murmur3_32
+    buckets = BUCKETS
+    max_length = MAX_USER_ID_LENGTH
+    text = str
 
-    def decide_request(ctx: RequestContext) -> Decision:
+    # The two bodies differ only in the route key; the reference bit is route[2] (_REFERENCED), the seed
+    # route[0] (_SEED) and the table route[1] (_TABLE): literal indices are the cheapest loads.
+    def decide_by_region(ctx: RequestContext) -> Decision:
         try:
-            decision = memo.get(ctx)
-            if decision is None:
-                return resolve(ctx)
-            return decision
+            user_id, region, _cohort, _client = ctx
+            if user_id.__class__ is text and user_id.isascii() and 0 < len(user_id) <= max_length:
+                route = routes_get(region, unknown)
+                route[2] = True
+                decision: Decision | None = route[1][murmur3_32(user_id, route[0], False) % buckets]
+                if decision is not None:
+                    return decision
+            return resolve(ctx)
         except Exception:
             return invalid
 
-    return decide_request
+    def decide_by_triple(ctx: RequestContext) -> Decision:
+        try:
+            user_id, region, cohort, client = ctx
+            if user_id.__class__ is text and user_id.isascii() and 0 < len(user_id) <= max_length:
+                route = routes_get((region, cohort, client), unknown)
+                route[2] = True
+                decision: Decision | None = route[1][murmur3_32(user_id, route[0], False) % buckets]
+                if decision is not None:
+                    return decision
+            return resolve(ctx)
+        except Exception:
+            return invalid
+
+    return decide_by_region if snapshot.by_region else decide_by_triple
 
 
 def decide(snapshot: Snapshot, ctx: RequestContext) -> Decision:
     """The decision for one request under a compiled snapshot. Never raises.
 
-    Steady state: one dict lookup of the whole context in the snapshot's memo. A miss goes through
-    `Snapshot.resolve`, which routes (region, cohort, client) to the governing set and its scope
-    verdict, buckets the user and takes the decision from the set's per-bucket table.
+    The same as ``snapshot.decider(ctx)``: route (region, cohort, client) to the governing set and its
+    scope verdict (memoised per route), bucket the user, and take the decision from the set's per-bucket
+    table.
     """
-    try:
-        decision = snapshot.memo.get(ctx)
-        if decision is None:
-            return snapshot.resolve(ctx)
-        return decision
-    except Exception:
-        return snapshot.invalid_context
+    return snapshot.decider(ctx)

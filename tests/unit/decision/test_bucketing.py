@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -12,6 +11,7 @@ import subprocess
 import sys
 from collections import Counter
 
+import mmh3
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,9 +21,45 @@ from failsafe.domain.bucketing import (
     DEFAULT_SALT,
     Bucketer,
     bucket_of,
+    bucket_with_seed,
     exposure_threshold,
     in_exposure,
+    seed_of,
 )
+
+_MASK = 0xFFFFFFFF
+
+
+def _rotl(value: int, bits: int) -> int:
+    return ((value << bits) | (value >> (32 - bits))) & _MASK
+
+
+def _murmur3_32_reference(data: bytes, seed: int) -> int:
+    """MurmurHash3_x86_32, transcribed from the reference (SMHasher's MurmurHash3.cpp), little-endian."""
+    c1, c2 = 0xCC9E2D51, 0x1B873593
+
+    def scramble(k: int) -> int:
+        return (_rotl((k * c1) & _MASK, 15) * c2) & _MASK
+
+    h = seed & _MASK
+    body = len(data) // 4 * 4
+    for i in range(0, body, 4):
+        h = (_rotl(h ^ scramble(int.from_bytes(data[i : i + 4], "little")), 13) * 5 + 0xE6546B64) & _MASK
+    tail = data[body:]
+    if tail:
+        h ^= scramble(int.from_bytes(tail, "little"))
+    h ^= len(data)
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & _MASK
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & _MASK
+    return h ^ (h >> 16)
+
+
+def _by_spec(salt: str, user_id: str) -> int:
+    """The documented construction, from the reference transcription only (no mmh3)."""
+    seed = _murmur3_32_reference(salt.encode("utf-8", "surrogatepass"), 0)
+    return _murmur3_32_reference(user_id.encode("utf-8", "surrogatepass"), seed) % 10_000
 
 
 def _chi_square_p_value(statistic: float, dof: int) -> float:
@@ -38,41 +74,85 @@ def _random_ids(count: int, seed: int) -> list[str]:
     return ["".join(rng.choice(alphabet) for _ in range(rng.randint(4, 24))) + str(i) for i in range(count)]
 
 
-def test_bucket_follows_the_documented_blake2b_formula() -> None:
-    # Given the documented construction: blake2b(salt 0x1f user_id, 8 bytes), big-endian, mod 10 000
-    def by_spec(salt: str, user_id: str) -> int:
-        digest = hashlib.blake2b(f"{salt}\x1f{user_id}".encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "big") % 10_000
+@pytest.mark.parametrize(
+    ("data", "seed", "expected"),
+    [
+        (b"", 0, 0),
+        (b"", 1, 0x514E28B7),
+        (b"hello", 0, 0x248BFA47),
+        (b"The quick brown fox jumps over the lazy dog", 0, 0x2E4FF723),
+    ],
+)
+def test_the_reference_transcription_and_mmh3_give_the_published_murmur3_vectors(
+    data: bytes, seed: int, expected: int
+) -> None:
+    # Given published MurmurHash3_x86_32 test vectors
+    # When the test's transcription of the reference and the mmh3 package hash them
+    # Then both give the published value, so the formula below is checked against the real function
+    assert _murmur3_32_reference(data, seed) == expected
+    assert mmh3.hash(data, seed, False) == expected
 
-    # When / Then every id agrees with the formula
-    for user_id in ["user-1", "user-2", "ユーザー", "a" * 200]:
-        assert bucket_of(DEFAULT_SALT, user_id) == by_spec(DEFAULT_SALT, user_id)
+
+def test_bucket_follows_the_documented_murmur3_formula() -> None:
+    # Given the documented construction: murmur3_32(utf8(user_id), murmur3_32(utf8(salt), 0)) mod 10 000
+    # When / Then ASCII, non-ASCII, lone-surrogate, long and block-aligned ids agree with the formula
+    for user_id in ["user-1", "user-2", "ユーザー", "a" * 200, "\udc80", "abcd", "abcdefgh", "é"]:
+        assert bucket_of(DEFAULT_SALT, user_id) == _by_spec(DEFAULT_SALT, user_id), user_id
+
+
+_ANY_CHARACTER = st.characters(exclude_categories=())  # lone surrogates included
+
+
+@given(
+    salt=st.text(alphabet=_ANY_CHARACTER, max_size=40),
+    user_id=st.one_of(st.text(alphabet=_ANY_CHARACTER, max_size=80), st.text(max_size=80)),
+)
+def test_any_text_buckets_by_the_documented_formula(salt: str, user_id: str) -> None:
+    # Given any salt and user id, lone surrogates and control characters included
+    # When bucketed
+    # Then the bucket is the reference formula's (ASCII text is hashed directly, the rest as UTF-8 bytes)
+    assert bucket_of(salt, user_id) == _by_spec(salt, user_id)
+
+
+def test_lone_surrogates_are_bucketed_without_crashing_the_interpreter() -> None:
+    # Given mmh3 5.3, which segfaults when handed a str with a lone surrogate
+    script = (
+        "from failsafe.domain.bucketing import Bucketer, bucket_of\n"
+        "print(bucket_of('s', '\\udc80x'), Bucketer('\\ud800')('u'))\n"
+    )
+    # When a fresh interpreter buckets user ids and salts with lone surrogates
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    # Then it exits normally with the documented buckets
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(_by_spec("s", "\udc80x")), str(_by_spec("\ud800", "u"))]
 
 
 @pytest.mark.parametrize(
     ("salt", "user_id", "expected"),
     [
-        ("failsafe.exposure.v1", "user-1", 1545),
-        ("failsafe.exposure.v1", "user-2", 185),
-        ("failsafe.exposure.v1", "ユーザー", 9579),
-        ("other-salt", "user-1", 5529),
-        ("failsafe.exposure.v1", "\udc80", 7597),
+        ("failsafe.exposure.v2", "user-1", 1520),
+        ("failsafe.exposure.v2", "user-2", 8773),
+        ("failsafe.exposure.v2", "ユーザー", 3777),
+        ("other-salt", "user-1", 6455),
+        ("failsafe.exposure.v2", "\udc80", 1774),
     ],
 )
 def test_buckets_are_pinned_so_a_release_cannot_silently_reshuffle_users(
     salt: str, user_id: str, expected: int
 ) -> None:
-    # Given a user bucketed by an earlier release (golden values)
+    # Given a user bucketed by an earlier release (golden values of the v2, MurmurHash3, epoch)
     # When the bucket is computed now
     bucket = bucket_of(salt, user_id)
     # Then it is the same bucket
     assert bucket == expected
 
 
-def test_separator_keeps_salt_and_user_id_apart() -> None:
+def test_salt_and_user_id_are_kept_apart() -> None:
     # Given two (salt, user) pairs whose plain concatenation is identical
-    # When both are bucketed
-    # Then their inputs differ, so the buckets are independent draws (not forced equal)
+    # When both are bucketed (the salt picks the seed, the id is the hashed data)
+    # Then the buckets are independent draws (not forced equal)
     assert bucket_of("ab", "c") != bucket_of("a", "bc")
 
 
@@ -153,22 +233,18 @@ def test_changing_the_salt_reshuffles_users() -> None:
     assert same < 10
 
 
-def test_bucketer_memo_is_exact_and_bounded() -> None:
-    # Given a bucketer with room for 100 ids
-    bucketer = Bucketer("salt", max_entries=100)
+def test_bucketer_hashes_with_its_salts_seed_and_keeps_no_state_per_user() -> None:
+    # Given a bucketer for one salt
+    bucketer = Bucketer("salt")
     ids = _random_ids(1_000, seed=11)
     # When 1 000 ids go through it twice
     first = [bucketer(user_id) for user_id in ids]
     second = [bucketer(user_id) for user_id in ids]
-    # Then answers equal the uncached function and the memo never exceeds its bound
+    # Then answers equal the reference function, its seed is the salt's, and it holds nothing per user
     assert first == second == [bucket_of("salt", user_id) for user_id in ids]
-    assert 0 < len(bucketer) <= 100
-
-
-def test_bucketer_rejects_a_zero_sized_memo() -> None:
-    # Given / When / Then a memo that could hold nothing is a configuration error
-    with pytest.raises(ValueError, match="max_entries"):
-        Bucketer("salt", max_entries=0)
+    assert bucketer.seed == seed_of("salt") == _murmur3_32_reference(b"salt", 0)
+    assert first == [bucket_with_seed(bucketer.seed, user_id) for user_id in ids]
+    assert not hasattr(bucketer, "__dict__")
 
 
 def test_buckets_are_identical_in_another_process_with_another_hash_seed() -> None:
@@ -196,13 +272,3 @@ def test_buckets_are_identical_in_another_process_with_another_hash_seed() -> No
 
     # Then every bucket matches
     assert json.loads(result.stdout) == here
-
-
-@given(salt=st.text(max_size=40), user_id=st.text(max_size=80))
-def test_the_memoised_bucketer_always_agrees_with_the_reference_function(salt: str, user_id: str) -> None:
-    # Given any salt and user id, including surrogates and control characters
-    bucketer = Bucketer(salt)
-    # When bucketed through the prefix-hashing memo (cold, then warm)
-    cold, warm = bucketer(user_id), bucketer(user_id)
-    # Then both equal the reference construction
-    assert cold == warm == bucket_of(salt, user_id)

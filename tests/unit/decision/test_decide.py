@@ -10,6 +10,8 @@ import sys
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from failsafe.domain.baselines import BASELINES, BaselineName
 from failsafe.domain.bucketing import DEFAULT_SALT, bucket_of
@@ -22,6 +24,7 @@ from failsafe.domain.decision import (
     RequestContext,
     RequestContextModel,
     ServingPolicy,
+    Snapshot,
     cold_start_snapshot,
     compile_snapshot,
     decide,
@@ -376,21 +379,98 @@ def test_a_decision_is_immutable_and_serialisable() -> None:
     assert set(decision.as_dict()) == {f.name for f in dataclasses.fields(Decision)}
 
 
-def test_memos_stay_bounded_and_answers_stay_exact() -> None:
-    # Given a snapshot with tiny memos
+def test_the_route_memo_stays_bounded_and_answers_stay_exact() -> None:
+    # Given a snapshot whose route memo holds 2 routes
     doc = document({"exposure_percent": 50, "region_scope": ["eu-west-1"]})
-    small = dataclasses.replace(
-        compile_snapshot(doc, decision_cache_size=8, bucket_cache_size=8), max_routes=2
-    )
+    small = dataclasses.replace(compile_snapshot(doc), max_routes=2)
     reference = compile_snapshot(doc)
     ctxs = [RequestContext(f"u{i}", f"r{i % 5}" if i % 2 else "eu-west-1") for i in range(500)]
-    # When many distinct contexts go through it twice
+    # When many distinct contexts over 6 routes go through it twice
     answers = [decide(small, ctx) for ctx in ctxs * 2]
-    # Then every answer equals the unbounded snapshot's and no memo outgrows its bound
+    # Then every answer equals the unbounded snapshot's and the memo never outgrows its bound
     assert answers == [decide(reference, ctx) for ctx in ctxs * 2]
-    assert len(small.memo) <= 8
     assert len(small.routes) <= 2
-    assert all(len(b) <= 8 for b in small.bucketers.values())
+
+
+def _routes(snapshot: Snapshot) -> list[object]:
+    return [key if isinstance(key, str) else key[0] for key in snapshot.routes]  # type: ignore[index]
+
+
+def test_a_full_route_memo_evicts_one_route_at_a_time() -> None:
+    # Given a route memo of 3, full with three regions' routes
+    snapshot = dataclasses.replace(compile_snapshot(document()), max_routes=3)
+    for region in ["r1", "r2", "r3"]:
+        decide(snapshot, RequestContext("u1", region))
+    # When a fourth region comes
+    decide(snapshot, RequestContext("u1", "r4"))
+    # Then only the oldest route makes room: the other two stay memoised (not the whole memo dropped)
+    assert _routes(snapshot) == ["r2", "r3", "r4"]
+
+
+def test_clock_gives_a_route_used_since_the_hand_passed_a_second_chance() -> None:
+    # Given a full route memo of 3 whose oldest route was used again after it was memoised
+    snapshot = dataclasses.replace(compile_snapshot(document()), max_routes=3)
+    for region in ["r1", "r2", "r3", "r1"]:
+        decide(snapshot, RequestContext("u1", region))
+    # When two new regions come
+    decide(snapshot, RequestContext("u1", "r4"))
+    after_one = _routes(snapshot)
+    decide(snapshot, RequestContext("u1", "r5"))
+    # Then the used route survives and the unused ones are evicted in turn, oldest first
+    assert after_one == ["r3", "r1", "r4"]
+    assert _routes(snapshot) == ["r1", "r4", "r5"]
+
+
+def test_a_snapshot_without_room_for_a_route_is_rejected() -> None:
+    # Given / When / Then a route memo that could hold nothing is a configuration error naming the field
+    with pytest.raises(ValueError, match="max_routes"):
+        compile_snapshot(document(), max_routes=0)
+
+
+KILL = {"kill_switch": True, "candidate_fallback_level": "D"}
+
+
+@pytest.mark.parametrize(
+    ("doc", "by_region"),
+    [
+        (
+            document({"region_scope": ["eu-west-1"]}, override(KILL, regions=["us-east-1"])),
+            True,
+        ),
+        (document({}, override(KILL, regions=["eu-west-1"], cohorts=["beta"])), False),
+        (document({"client_scope": ["web"]}), False),
+    ],
+)
+def test_routes_are_keyed_by_region_alone_only_when_nothing_looks_at_cohort_or_client(
+    doc: ToggleDocument, by_region: bool
+) -> None:
+    # Given documents scoped by region only, or also by cohort or client
+    snapshot, reference = compile_snapshot(doc), compile_snapshot(doc)
+    ctxs = [
+        RequestContext(f"u{i}", region, cohort, client)
+        for i, (region, cohort, client) in enumerate(
+            [(r, c, k) for r in ["eu-west-1", "us-east-1"] for c in ["beta", None] for k in ["web", "ios"]]
+            * 3
+        )
+    ]
+    # When the same requests are decided twice (memoised routes the second time) and once fresh
+    answers = [decide(snapshot, ctx) for ctx in ctxs * 2]
+    # Then the memo is keyed as documented, and memoised answers equal fresh ones (cohort and client honoured)
+    assert snapshot.by_region is by_region
+    assert answers == [decide(reference, ctx) for ctx in ctxs] * 2
+    assert answers == [compile_snapshot(doc).resolve(ctx) for ctx in ctxs * 2]
+
+
+@given(user_id=st.text(alphabet=st.characters(exclude_categories=()), min_size=1, max_size=40))
+def test_the_fast_path_and_the_slow_path_bucket_every_user_by_the_documented_hash(user_id: str) -> None:
+    # Given a snapshot with a custom salt, and any non-empty user id (non-ASCII and lone surrogates too)
+    snapshot = compile_snapshot(document({"exposure_percent": 50}), salt="salt-h")
+    ctx = RequestContext(user_id, "eu-west-1")
+    # When the user is decided twice (the first fills the route and bucket tables, the second reads them)
+    first, second = decide(snapshot, ctx), decide(snapshot, ctx)
+    # Then both carry the user's bucket under the salt, and the same decision
+    assert first.bucket == second.bucket == bucket_of("salt-h", user_id)
+    assert first is second
 
 
 def test_every_decision_carries_the_config_version() -> None:
@@ -491,7 +571,6 @@ def test_odd_huge_context_values_are_answered_but_never_memoised() -> None:
     # Then they get their normal answer and nothing of them is kept
     assert decisions[0].reason is DecisionReason.OUT_OF_SCOPE
     assert decisions[1].reason is DecisionReason.PRIMARY
-    assert not snapshot.memo
     assert not snapshot.routes
 
 
