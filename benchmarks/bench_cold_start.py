@@ -36,10 +36,11 @@ Run (after ``sam build --parameter-overrides Architecture=<this machine's>``)::
 
     .venv/bin/python benchmarks/bench_cold_start.py --python /path/to/boto3-only/python3.11 --check
 
-``--check`` exits 1 if any ratio exceeds ``--max-ratio`` (1.2, issue 9); ``--write`` replaces the
-``## bench_cold_start`` section of benchmarks/RESULTS.md and nothing else. The copies live in a temporary
-directory beside the build directory (hard links where possible) and are removed afterwards; the build
-output itself is never modified.
+``--check`` exits 1 if any ratio exceeds ``--max-ratio`` (1.2, issue 9), on CPU time by default
+(``--check-clock wall`` for wall clock: on a loaded shared machine wall-clock ratios swing by 2x).
+``--write`` replaces the ``## bench_cold_start`` section of benchmarks/RESULTS.md and nothing else. The
+copies live in a temporary directory beside the build directory (hard links where possible) and are
+removed afterwards; the build output itself is never modified.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ MODES = ("as shipped", "with bytecode")
 # What `import boto3` needs (boto3's own requirements and theirs), copied from the runtime's site-packages.
 BOTO3_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
 PLACEHOLDER = "bench-placeholder"
+CLOCKS = ("wall", "cpu")
+Samples = dict[tuple[str, str], list[float]]  # (mode, function or baseline) -> seconds per round
 
 # Runs in the child: `sys.path` = [package dir] + standard library; times the import; reports how many of
 # the package's modules were loaded from bytecode.
@@ -78,9 +81,9 @@ CHILD = r"""
 import importlib, json, os, sys, time
 directory, module = sys.argv[1], sys.argv[2]
 sys.path[:] = [directory] + [p for p in sys.path if p and "site-packages" not in p]
-start = time.perf_counter()
+start, start_cpu = time.perf_counter(), time.process_time()
 importlib.import_module(module)
-seconds = time.perf_counter() - start
+seconds, cpu = time.perf_counter() - start, time.process_time() - start_cpu
 ours = [
     m for m in list(sys.modules.values())
     if (getattr(m, "__file__", None) or "").startswith(directory) and m.__file__.endswith(".py")
@@ -88,7 +91,7 @@ ours = [
 from_bytecode = sum(
     1 for m in ours if m.__spec__ is not None and m.__spec__.cached and os.path.exists(m.__spec__.cached)
 )
-print(json.dumps({"seconds": seconds, "modules": len(ours), "from_bytecode": from_bytecode}))
+print(json.dumps({"seconds": seconds, "cpu": cpu, "modules": len(ours), "from_bytecode": from_bytecode}))
 """
 
 
@@ -129,7 +132,7 @@ def read_functions(build_dir: Path) -> list[Function]:
         raise SystemExit(
             f"{template_path} not found: run `sam build --parameter-overrides Architecture=x86_64` first"
         )
-    template = yaml.load(template_path.read_text(), Loader=_CfnLoader)  # noqa: S506 (safe loader subclass)
+    template = yaml.load(template_path.read_text(), Loader=_CfnLoader)
     parameters = template.get("Parameters") or {}
     globals_fn = (template.get("Globals") or {}).get("Function") or {}
     global_env = (globals_fn.get("Environment") or {}).get("Variables") or {}
@@ -200,7 +203,17 @@ def prepare(
             dirs[(mode, fn.name)] = target
         if mode == "with bytecode":
             subprocess.run(
-                [python, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", str(base)],
+                [
+                    python,
+                    "-m",
+                    "compileall",
+                    "-q",
+                    "-j",
+                    "0",
+                    "--invalidation-mode",
+                    "unchecked-hash",
+                    str(base),
+                ],
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
@@ -222,9 +235,12 @@ def lambda_env(name: str, directory: Path, handler: str, variables: dict[str, st
     }
 
 
-def measure_once(python: str, directory: Path, module: str, env: dict[str, str], mode: str) -> float:
+def measure_once(
+    python: str, directory: Path, module: str, env: dict[str, str], mode: str
+) -> tuple[float, float]:
     out = subprocess.run(
         [python, "-I", "-S", "-B", "-c", CHILD, str(directory), module],
+        check=False,
         capture_output=True,
         text=True,
         env=env,
@@ -238,12 +254,12 @@ def measure_once(python: str, directory: Path, module: str, env: dict[str, str],
             f"{module} ({mode}): {result['from_bytecode']} of {result['modules']} package modules came from "
             f"bytecode, expected {expected}: the copy in {directory} is not what this mode measures"
         )
-    return float(result["seconds"])
+    return float(result["seconds"]), float(result["cpu"])
 
 
 def run(
     functions: list[Function], python: str, repeats: int, modes: Sequence[str], scratch: Path
-) -> dict[tuple[str, str], list[float]]:
+) -> dict[str, Samples]:
     dirs = prepare(functions, python, scratch, modes)
     jobs: list[tuple[str, str, str, dict[str, str]]] = []
     for mode in modes:
@@ -252,18 +268,20 @@ def run(
         for fn in functions:
             env = lambda_env(fn.name, dirs[(mode, fn.name)], fn.handler, fn.environment)
             jobs.append((mode, fn.name, fn.module, env))
-    samples: dict[tuple[str, str], list[float]] = {(mode, name): [] for mode, name, _, _ in jobs}
+    samples: dict[str, Samples] = {clock: {(m, name): [] for m, name, _, _ in jobs} for clock in CLOCKS}
     rng = random.Random(9)
     for round_no in range(repeats):
         order = jobs[:]
         rng.shuffle(order)
         for mode, name, module, env in order:
-            samples[(mode, name)].append(measure_once(python, dirs[(mode, name)], module, env, mode))
+            wall, cpu = measure_once(python, dirs[(mode, name)], module, env, mode)
+            samples["wall"][(mode, name)].append(wall)
+            samples["cpu"][(mode, name)].append(cpu)
         print(f"round {round_no + 1}/{repeats} done", file=sys.stderr)
     return samples
 
 
-def ratios(samples: dict[tuple[str, str], list[float]], mode: str) -> dict[str, float]:
+def ratios(samples: Samples, mode: str) -> dict[str, float]:
     floor = statistics.median(samples[(mode, BASELINE)])
     return {
         name: statistics.median(values) / floor
@@ -273,7 +291,8 @@ def ratios(samples: dict[tuple[str, str], list[float]], mode: str) -> dict[str, 
 
 
 def render(
-    samples: dict[tuple[str, str], list[float]],
+    samples: dict[str, Samples],
+    *,
     functions: list[Function],
     modes: Sequence[str],
     repeats: int,
@@ -291,31 +310,38 @@ def render(
         f"{os.getloadavg()[0]:.1f} at the end of the run: a shared machine). Package: `sam build` output "
         f"(`.aws-sam/build`). {repeats} rounds, each importing every handler and `import boto3` once per "
         "mode in a fresh `python -I -S -B` subprocess, shuffled. Times are the import alone (interpreter "
-        "start-up excluded), in milliseconds; ratio = handler median / `import boto3` median of the same "
-        f"mode (target ≤ {max_ratio}x, issue 9). Method and modes: docstring of the script.",
+        "start-up excluded), in milliseconds: wall clock (median and min) and CPU time of the importing "
+        "process (median; what the import costs, less disturbed by other work on the machine). "
+        "Ratio = handler median / `import boto3` median of the same mode and clock "
+        f"(target ≤ {max_ratio}x, issue 9). Method and modes: docstring of the script.",
         "",
     ]
     header = "| handler |"
     rule = "|---|"
     for mode in modes:
-        header += f" {mode}: median | min | ratio |"
-        rule += "---:|---:|---:|"
+        header += f" {mode}: wall median | wall min | CPU median | ratio wall | ratio CPU |"
+        rule += "---:|---:|---:|---:|---:|"
     lines += [header, rule]
-    mode_ratios = {mode: ratios(samples, mode) for mode in modes}
+    mode_ratios = {(clock, mode): ratios(samples[clock], mode) for clock in CLOCKS for mode in modes}
     for name, label in [(BASELINE, f"`{BASELINE}` (floor)")] + [
         (fn.name, f"{fn.name} (`{fn.module}`)") for fn in functions
     ]:
         row = f"| {label} |"
         for mode in modes:
-            values = samples[(mode, name)]
-            ratio = "1.00x" if name == BASELINE else f"{mode_ratios[mode][name]:.2f}x"
-            row += f" {statistics.median(values) * 1e3:,.0f} | {min(values) * 1e3:,.0f} | {ratio} |"
+            wall, cpu = samples["wall"][(mode, name)], samples["cpu"][(mode, name)]
+            row += f" {statistics.median(wall) * 1e3:,.0f} | {min(wall) * 1e3:,.0f} |"
+            row += f" {statistics.median(cpu) * 1e3:,.0f} |"
+            for clock in CLOCKS:
+                row += " 1.00x |" if name == BASELINE else f" {mode_ratios[(clock, mode)][name]:.2f}x |"
         lines.append(row)
     lines.append("")
     for mode in modes:
-        worst_name, worst = max(mode_ratios[mode].items(), key=lambda item: item[1])
-        verdict = "meets" if worst <= max_ratio else "misses"
-        lines.append(f"- {mode}: worst {worst_name} at {worst:.2f}x, {verdict} the {max_ratio}x target.")
+        for clock in CLOCKS:
+            worst_name, worst = max(mode_ratios[(clock, mode)].items(), key=lambda item: item[1])
+            verdict = "meets" if worst <= max_ratio else "misses"
+            lines.append(
+                f"- {mode}, {clock}: worst {worst_name} at {worst:.2f}x, {verdict} the {max_ratio}x target."
+            )
     lines.append("")
     return "\n".join(lines)
 
@@ -344,6 +370,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help="function logical ids to measure")
     parser.add_argument("--max-ratio", type=float, default=1.2)
     parser.add_argument("--check", action="store_true", help="exit 1 if any ratio exceeds --max-ratio")
+    parser.add_argument(
+        "--check-clock", choices=CLOCKS, default="cpu", help="which ratio --check holds to the target"
+    )
     parser.add_argument("--write", action="store_true", help="update the bench_cold_start section")
     args = parser.parse_args(argv)
 
@@ -351,7 +380,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.only:
         unknown = set(args.only) - {fn.name for fn in functions}
         if unknown:
-            raise SystemExit(f"--only: unknown functions {sorted(unknown)}; known: {[f.name for f in functions]}")
+            known = [fn.name for fn in functions]
+            raise SystemExit(f"--only: unknown functions {sorted(unknown)}; known: {known}")
         functions = [fn for fn in functions if fn.name in args.only]
     modes = MODES if args.mode == "both" else (args.mode,)
     version = subprocess.run(
@@ -363,16 +393,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-cold-start-", dir=args.build_dir.resolve().parent) as tmp:
         samples = run(functions, args.python, args.repeats, modes, Path(tmp))
     command = " ".join([SCRIPT, *(argv if argv is not None else sys.argv[1:])])
-    text = render(samples, functions, modes, args.repeats, command, args.max_ratio, version)
+    text = render(
+        samples,
+        functions=functions,
+        modes=modes,
+        repeats=args.repeats,
+        command=command,
+        max_ratio=args.max_ratio,
+        python_version=version,
+    )
     print(text)
     if args.write:
         write_section(text)
         print(f"wrote {RESULTS}")
     if args.check:
         over = {
-            f"{name} ({mode})": round(ratio, 2)
+            f"{name} ({mode}, {args.check_clock})": round(ratio, 2)
             for mode in modes
-            for name, ratio in ratios(samples, mode).items()
+            for name, ratio in ratios(samples[args.check_clock], mode).items()
             if ratio > args.max_ratio
         }
         if over:
