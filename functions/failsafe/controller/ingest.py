@@ -17,7 +17,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from failsafe.aws.audit_log import AuditEvent
@@ -104,6 +103,10 @@ def parse_alarm_event(event: Any) -> AlarmStateChangeDetail:
     """Validate an EventBridge alarm state-change event; raise ValueError with the reason otherwise."""
     if not isinstance(event, dict):
         raise ValueError(f"event is a {type(event).__name__}, not an EventBridge event object")
+    # Imported here, not at module level: the package's __init__ loads every Powertools event class
+    # (about 40 modules), which the AlarmIngest cold start does not need before its first event.
+    from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
+
     eb = EventBridgeEvent(event)
     try:
         source, detail_type, detail = eb.source, eb.detail_type, eb.detail

@@ -7,7 +7,6 @@ from functools import cache, cached_property
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 from failsafe.aws.alarm_states import AlarmStateReader
 from failsafe.aws.appconfig_deployer import AppConfigDeployer, AppConfigTarget
@@ -121,6 +120,9 @@ class Runtime:
 
     @cached_property
     def pagerduty(self) -> PagerDutyClient:
+        # Powertools parameters is imported here, by the one function that pages, not at every cold start.
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
         secrets = SecretsProvider(boto3_client=self.client("secretsmanager"))
         return PagerDutyClient(
             secrets,
