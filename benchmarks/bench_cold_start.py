@@ -299,6 +299,7 @@ def render(
     command: str,
     max_ratio: float,
     python_version: str,
+    build_dir: str,
 ) -> str:
     lines = [
         SECTION,
@@ -308,7 +309,7 @@ def render(
         f"{dt.date.today().isoformat()}, Python {python_version} (boto3-only interpreter, as the Lambda "
         f"runtime) on {platform.machine()} ({platform.system()}, {os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.1f} at the end of the run: a shared machine). Package: `sam build` output "
-        f"(`.aws-sam/build`). {repeats} rounds, each importing every handler and `import boto3` once per "
+        f"(`{build_dir}`). {repeats} rounds, each importing every handler and `import boto3` once per "
         "mode in a fresh `python -I -S -B` subprocess, shuffled. Times are the import alone (interpreter "
         "start-up excluded), in milliseconds: wall clock (median and min) and CPU time of the importing "
         "process (median; what the import costs, less disturbed by other work on the machine). "
@@ -359,6 +360,11 @@ def write_section(text: str) -> None:
     RESULTS.write_text(updated)
 
 
+def _shown(path: Path) -> str:
+    resolved = path.resolve()
+    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(resolved)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--build-dir", type=Path, default=ROOT / ".aws-sam" / "build")
@@ -401,6 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command=command,
         max_ratio=args.max_ratio,
         python_version=version,
+        build_dir=_shown(args.build_dir),
     )
     print(text)
     if args.write:
