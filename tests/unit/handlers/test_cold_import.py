@@ -95,3 +95,17 @@ def test_handler_without_aws_does_not_load_the_runtime(tmp_path: Path) -> None:
     modules = set(loaded["modules"])  # type: ignore[call-overload]
     assert "failsafe.controller.runtime" not in modules
     assert sorted(m for m in modules if m.startswith("failsafe.aws")) == []
+
+
+def test_a_handler_loads_only_the_adapters_its_path_uses(tmp_path: Path) -> None:
+    """Given HealthCheck, which reads alarms and the state store but never deploys, notifies, pages or
+    writes reports
+    When its module is imported in a Lambda-like process
+    Then the AppConfig, SNS, PagerDuty and report adapters are not loaded (the runtime builds each adapter,
+    and imports it, on first use)."""
+    loaded = import_in_lambda_like_process(["failsafe.handlers.health_check"], tmp_path)
+
+    modules = set(loaded["modules"])  # type: ignore[call-overload]
+    unused = ("appconfig_deployer", "notifier", "pagerduty", "reports")
+    assert sorted(m for m in modules if m.removeprefix("failsafe.aws.") in unused) == []
+    assert "failsafe.aws.state_store" in modules
