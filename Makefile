@@ -84,3 +84,4 @@ schema: $(STAMP)
 bench: build
 	$(BIN)/python benchmarks/bench_decide.py
 	$(BIN)/python benchmarks/bench_local_stack.py
+	$(BIN)/python benchmarks/bench_cold_start.py --python $(LAMBDA_VENV)/bin/python --repeats 3

@@ -12,12 +12,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from pydantic import BaseModel, ConfigDict, Field
 
 from failsafe.clock import get_clock
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 DEFAULT_BASE_URL = "https://events.pagerduty.com"
 PdSeverity = Literal["critical", "error", "warning", "info"]

@@ -24,7 +24,6 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from failsafe.aws.audit_log import AuditEvent
@@ -147,6 +146,10 @@ def parse_alarm_event(event: Any) -> AlarmStateChangeDetail:
     """Validate an EventBridge alarm state-change event; raise ValueError with the reason otherwise."""
     if not isinstance(event, dict):
         raise ValueError(f"event is a {type(event).__name__}, not an EventBridge event object")
+    # Imported here, not at module level: the package's __init__ loads every Powertools event class
+    # (about 40 modules), which the AlarmIngest cold start does not need before its first event.
+    from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
+
     eb = EventBridgeEvent(event)
     try:
         source, detail_type, detail = eb.source, eb.detail_type, eb.detail

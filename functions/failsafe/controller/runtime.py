@@ -4,25 +4,28 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache, cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-from failsafe.aws.alarm_states import AlarmStateReader
-from failsafe.aws.appconfig_deployer import AppConfigDeployer, AppConfigTarget
 from failsafe.aws.audit_log import AuditEvent, AuditLog
 from failsafe.aws.audit_witness import log_witness
-from failsafe.aws.executions import Executions
-from failsafe.aws.notifier import Notifier
-from failsafe.aws.pagerduty import PagerDutyClient
-from failsafe.aws.releases import ReleaseManager
-from failsafe.aws.reports import EfficacyReader, ReportWriter
 from failsafe.aws.state_store import StateStore
 from failsafe.clock import Clock, get_clock
 from failsafe.controller.settings import Settings
 from failsafe.domain.catalog import DEFAULT_CATALOG, GuardrailCatalog
 from failsafe.domain.plans import DEFAULT_PLAN, Plan, VerifyPolicy
+
+if TYPE_CHECKING:
+    # Each adapter below is imported by the property that builds it: a function loads only the adapters
+    # its own path uses (every function uses the state store and the audit log, imported above).
+    from failsafe.aws.alarm_states import AlarmStateReader
+    from failsafe.aws.appconfig_deployer import AppConfigDeployer
+    from failsafe.aws.executions import Executions
+    from failsafe.aws.notifier import Notifier
+    from failsafe.aws.pagerduty import PagerDutyClient
+    from failsafe.aws.releases import ReleaseManager
+    from failsafe.aws.reports import EfficacyReader, ReportWriter
 
 
 @cache
@@ -90,10 +93,14 @@ class Runtime:
 
     @cached_property
     def executions(self) -> Executions:
+        from failsafe.aws.executions import Executions
+
         return Executions(self.client("stepfunctions"), self.settings.need("state_machine_arn"))
 
     @cached_property
     def alarms(self) -> AlarmStateReader:
+        from failsafe.aws.alarm_states import AlarmStateReader
+
         return AlarmStateReader(self.client("cloudwatch"), self.alarm_prefix)
 
     @property
@@ -105,6 +112,8 @@ class Runtime:
 
     @cached_property
     def deployer(self) -> AppConfigDeployer:
+        from failsafe.aws.appconfig_deployer import AppConfigDeployer, AppConfigTarget
+
         s = self.settings
         target = AppConfigTarget(
             application_id=s.need("appconfig_application_id"),
@@ -117,10 +126,17 @@ class Runtime:
 
     @cached_property
     def notifier(self) -> Notifier:
+        from failsafe.aws.notifier import Notifier
+
         return Notifier(self.client("sns"), self.settings.need("topic_arn"))
 
     @cached_property
     def pagerduty(self) -> PagerDutyClient:
+        # Powertools parameters is imported here, by the one function that pages, not at every cold start.
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        from failsafe.aws.pagerduty import PagerDutyClient
+
         secrets = SecretsProvider(boto3_client=self.client("secretsmanager"))
         return PagerDutyClient(
             secrets,
@@ -131,14 +147,20 @@ class Runtime:
 
     @cached_property
     def reports(self) -> ReportWriter:
+        from failsafe.aws.reports import ReportWriter
+
         return ReportWriter(self.client("s3"), self.settings.need("report_bucket"))
 
     @cached_property
     def efficacy(self) -> EfficacyReader:
+        from failsafe.aws.reports import EfficacyReader
+
         return EfficacyReader(self.client("cloudwatch"))
 
     @cached_property
     def releases(self) -> ReleaseManager | None:
+        from failsafe.aws.releases import ReleaseManager
+
         name = self.settings.recommender_function_name
         if not name:
             return None

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from failsafe.controller.ingest import dropped, ingest, parse_alarm_event
-from failsafe.controller.runtime import Runtime
 from failsafe.controller.settings import Settings
 from failsafe.handlers._common import powertools, runtime
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+    from failsafe.controller.runtime import Runtime
 
 logger, tracer, metrics = powertools()
 
@@ -31,12 +30,18 @@ class AlarmIngestEnv(Settings):
 
 @cache
 def _config() -> IdempotencyConfig:
+    # Powertools idempotency is imported on the first event that gets past `parse_alarm_event`, not at
+    # import: a dropped event never needs it.
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
     return IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=3600)
 
 
 @cache
 def _process(rt: Runtime) -> Any:
     """The idempotent ingest of one runtime (a new runtime, e.g. in tests, gets its own)."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
+
     layer = DynamoDBPersistenceLayer(
         table_name=rt.settings.need("idempotency_table_name"), boto3_client=rt.client("dynamodb")
     )
