@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from failsafe.clock import Clock, get_clock, on_clock_change, set_clock
@@ -32,6 +33,15 @@ _log = logging.getLogger(__name__)
 
 
 class SpeedClock:
+    """`speed` simulated seconds per wall second, except while the stack works.
+
+    Simulated time does not pass while a thread holds `working()` (the local Lambda runtime holds it for each
+    invocation): what a handler computes, and its calls to the local AWS, take no simulated time however busy
+    the host is, so a drill's scorecard does not depend on the machine. A working thread that sleeps on this
+    clock is waiting, not working: its hold is released for the sleep. Lambda's own duration is modelled by
+    the runtime (`failsafe_tools.local.lambda_runtime.MODELLED_INVOCATION_SECONDS`).
+    """
+
     def __init__(self, speed: float = 1.0, start: float | None = None) -> None:
         if speed <= 0:
             raise ValueError(f"clock speed {speed}: must be > 0 (1 = real time, 60 = a minute per second)")
@@ -40,22 +50,66 @@ class SpeedClock:
         self._origin_wall = time.monotonic()
         self._offset = 0.0
         self._lock = threading.Lock()
+        self._holds: dict[int, int] = {}  # thread id -> depth of working()
+        self._frozen_since: float | None = None
+        self._frozen_total = 0.0
 
     def time(self) -> float:
         with self._lock:
-            return self._origin_sim + (time.monotonic() - self._origin_wall) * self.speed + self._offset
+            return self._origin_sim + self._running_wall() * self.speed + self._offset
+
+    def _running_wall(self) -> float:
+        now = time.monotonic()
+        frozen = self._frozen_total + (now - self._frozen_since if self._frozen_since is not None else 0.0)
+        return now - self._origin_wall - frozen
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.time(), tz=UTC)
 
     def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds / self.speed)
+        if seconds <= 0:
+            return
+        depth = self._set_hold(threading.get_ident(), 0)
+        try:
+            target = self.time() + seconds
+            while (remaining := target - self.time()) > 0:
+                time.sleep(min(remaining / self.speed, 0.01))
+        finally:
+            self._set_hold(threading.get_ident(), depth)
 
     def advance(self, seconds: float) -> None:
         """Jump forward without waiting (a drill skipping a quiet stretch)."""
         with self._lock:
             self._offset += seconds
+
+    @contextmanager
+    def working(self) -> Iterator[None]:
+        """Simulated time stands still while the calling thread runs this block (outside its sleeps)."""
+        ident = threading.get_ident()
+        self._set_hold(ident, self._holds.get(ident, 0) + 1)
+        try:
+            yield
+        finally:
+            self._set_hold(ident, max(0, self._holds.get(ident, 1) - 1))
+
+    @property
+    def frozen(self) -> bool:
+        with self._lock:
+            return self._frozen_since is not None
+
+    def _set_hold(self, ident: int, depth: int) -> int:
+        """Set the calling thread's hold depth; return the previous one."""
+        with self._lock:
+            previous = self._holds.pop(ident, 0)
+            if depth:
+                self._holds[ident] = depth
+            now = time.monotonic()
+            if self._holds and self._frozen_since is None:
+                self._frozen_since = now
+            elif not self._holds and self._frozen_since is not None:
+                self._frozen_total += now - self._frozen_since
+                self._frozen_since = None
+            return previous
 
 
 class ManualClock:

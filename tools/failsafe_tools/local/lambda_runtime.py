@@ -84,6 +84,11 @@ if TYPE_CHECKING:
 DEFAULT_CODE_ROOT = Path(failsafe.__file__).resolve().parents[1]
 """The source tree's `functions/` directory (SAM CodeUri: functions/), for functions without one."""
 
+MODELLED_INVOCATION_SECONDS = 0.1
+"""Simulated seconds one invocation takes on a drill's clock. What the handler computes here takes none (the
+clock stands still while it works, see `SpeedClock`), so the figure, a warm invocation of a small Python
+handler that makes a few AWS calls, stands for Lambda's duration whatever the host's speed."""
+
 LOG_TAIL_BYTES = 4096
 POLL_INTERVAL_S = 0.005
 DEFAULT_ACCOUNT_ID = "123456789012"
@@ -509,6 +514,19 @@ def _prepare(fn: LambdaFunction, event: Any) -> _Run:
     )
 
 
+@contextmanager
+def _working() -> Iterator[None]:
+    """Hold the drill clock still while an invocation computes, then count its modelled duration."""
+    clock = get_clock()
+    working = getattr(clock, "working", None)
+    if working is None:  # a ManualClock moves only when told
+        yield
+        return
+    with working():
+        yield
+    clock.advance(MODELLED_INVOCATION_SECONDS)  # type: ignore[attr-defined]
+
+
 def _handler_thread(run: _Run, lineage: _Lineage) -> None:
     """Body of the invocation thread: INIT (import), then the handler call with a context."""
     _tls.lineage = lineage
@@ -529,7 +547,9 @@ def _handler_thread(run: _Run, lineage: _Lineage) -> None:
             deadline=run.start_clock + run.timeout,
         )
         run.started.set()
-        run.payload = _marshal(handler(run.event, context))
+        with _working():
+            result = handler(run.event, context)
+        run.payload = _marshal(result)
     except _Fault as fault:
         run.capture.write(f"[ERROR] {fault.error_type}: {fault.message}\n")
         run.error = _error_payload(fault.error_type, fault.message, run.request_id, fault.stack)
@@ -579,32 +599,34 @@ def _execute_in_sandbox(
     run = _prepare(fn, event)
     key = f"{run.name}@{run.root}"
     reserved = getattr(fn, "reserved_concurrency", None)
-    sandbox = pool.acquire(
-        key,
-        handler=run.handler_spec,
-        code_roots=[run.root],
-        environment=lambda_environment(fn, run.request_id, run.log_stream),
-        reserved=int(reserved) if reserved else None,
-        wait=asynchronous,
-    )
+    with _working():  # a cold start computes too
+        sandbox = pool.acquire(
+            key,
+            handler=run.handler_spec,
+            code_roots=[run.root],
+            environment=lambda_environment(fn, run.request_id, run.log_stream),
+            reserved=int(reserved) if reserved else None,
+            wait=asynchronous,
+        )
     run.start_clock = get_clock().time()
     run.start_wall = time.monotonic()
     try:
-        outcome = sandbox.invoke(
-            event,
-            request_id=run.request_id,
-            context={
-                "function_name": run.name,
-                "function_version": run.version,
-                "invoked_function_arn": run.invoked_arn,
-                "memory_limit_in_mb": run.memory,
-                "aws_request_id": run.request_id,
-                "log_group_name": run.log_group,
-                "log_stream_name": run.log_stream,
-            },
-            deadline=run.start_clock + run.timeout,
-            expired=lambda: _expired(run),
-        )
+        with _working():
+            outcome = sandbox.invoke(
+                event,
+                request_id=run.request_id,
+                context={
+                    "function_name": run.name,
+                    "function_version": run.version,
+                    "invoked_function_arn": run.invoked_arn,
+                    "memory_limit_in_mb": run.memory,
+                    "aws_request_id": run.request_id,
+                    "log_group_name": run.log_group,
+                    "log_stream_name": run.log_stream,
+                },
+                deadline=run.start_clock + run.timeout,
+                expired=lambda: _expired(run),
+            )
     finally:
         pool.release(key, sandbox)
     run.capture.write(outcome.log)
