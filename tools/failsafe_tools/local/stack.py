@@ -37,7 +37,14 @@ from typing import TYPE_CHECKING, Any, cast
 import boto3
 
 from failsafe_tools.drill.pagerduty import PagerDutySink
-from failsafe_tools.local import alarms, appconfig, eventbridge, lambda_runtime, stepfunctions
+from failsafe_tools.local import (
+    alarms,
+    api_errors,
+    appconfig,
+    eventbridge,
+    lambda_runtime,
+    stepfunctions,
+)
 from failsafe_tools.local.clock import Clock, ClockTicker, SpeedClock, set_clock
 from failsafe_tools.local.lambda_sandbox import PackageRuntime
 from failsafe_tools.local.provision import (
@@ -87,6 +94,9 @@ def install_pieces() -> list[Callable[[], None]]:
     Returns the uninstallers of the pieces this call installed (AppConfig has none: its backend class stays).
     """
     undo: list[Callable[[], None]] = []
+    if not api_errors.installed():
+        api_errors.install()
+        undo.append(api_errors.uninstall)
     if not lambda_runtime.is_installed():
         lambda_runtime.install()
         undo.append(lambda_runtime.uninstall)
