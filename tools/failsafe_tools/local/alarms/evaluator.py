@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from failsafe_tools.local import eventbridge
+from failsafe_tools.local.alarms import history
 from failsafe_tools.local.alarms.actions import lambda_alarm_payload, sns_alarm_message
 from failsafe_tools.local.alarms.common import (
     ALARM,
@@ -189,6 +190,8 @@ class AlarmEvaluator:
         )
         with self._lock:
             self.changes.append(change)
+        alarm.state_transitioned_timestamp = naive_utc(now)
+        history.record_state(backend, alarm, previous, now)
         if alarm.actions_enabled:
             self._run_actions(backend, alarm, event)
         try:
@@ -196,6 +199,12 @@ class AlarmEvaluator:
         except Exception:
             log.exception("delivering the state change of alarm %s to EventBridge failed", alarm.name)
         return change
+
+    def _log_action(self, backend: Any, alarm: Any, record: ActionRecord) -> None:
+        self.action_log.append(record)
+        history.record_action(
+            backend, alarm, record.action_arn, ok=record.ok, detail=record.detail, now=get_clock().time()
+        )
 
     def _run_actions(self, backend: Any, alarm: Any, event: dict[str, Any]) -> None:
         from moto.utilities.arns import parse_arn
@@ -216,31 +225,39 @@ class AlarmEvaluator:
                         arn=action,
                         subject=f'{alarm.state_value}: "{alarm.name}" in {event["region"]}'[:99],
                     )
-                    self.action_log.append(
-                        ActionRecord(alarm.name, action, alarm.state_value, True, "published")
+                    self._log_action(
+                        backend, alarm, ActionRecord(alarm.name, action, alarm.state_value, True, "published")
                     )
                 elif arn.service == "lambda":
                     invoke = eventbridge.current_lambda_invoker()
                     response = invoke(
                         action, json.dumps(lambda_alarm_payload(alarm, event)).encode(), "Event"
                     )
-                    self.action_log.append(
-                        ActionRecord(alarm.name, action, alarm.state_value, True, repr(response)[:200])
+                    self._log_action(
+                        backend,
+                        alarm,
+                        ActionRecord(alarm.name, action, alarm.state_value, True, repr(response)[:200]),
                     )
                 else:
-                    self.action_log.append(
+                    self._log_action(
+                        backend,
+                        alarm,
                         ActionRecord(
                             alarm.name,
                             action,
                             alarm.state_value,
                             False,
                             "action type not run by the local stack",
-                        )
+                        ),
                     )
                     log.warning("alarm %s action %s: not run by the local stack", alarm.name, action)
             except Exception as exc:
-                self.action_log.append(
-                    ActionRecord(alarm.name, action, alarm.state_value, False, f"{type(exc).__name__}: {exc}")
+                self._log_action(
+                    backend,
+                    alarm,
+                    ActionRecord(
+                        alarm.name, action, alarm.state_value, False, f"{type(exc).__name__}: {exc}"
+                    ),
                 )
                 log.warning("alarm %s action %s failed: %s", alarm.name, action, exc)
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from failsafe_tools.local import eventbridge
+from failsafe_tools.local.alarms import history
 from failsafe_tools.local.alarms.common import (
     INITIAL_REASON,
     INSUFFICIENT_DATA,
@@ -47,7 +48,11 @@ def _put_metric_alarm(self: Any, *args: Any, **kwargs: Any) -> Any:
         raise ValidationError(f"failsafe local CloudWatch: {exc}") from exc
     now = get_clock().time()
     alarm.configuration_updated_timestamp = naive_utc(now)
+    history.record_configuration(self, alarm, created=existing is None, now=now)
     if existing is not None:
+        alarm.state_transitioned_timestamp = getattr(
+            existing, "state_transitioned_timestamp", existing.state_updated_timestamp
+        )
         alarm.state_value = existing.state_value
         alarm.state_reason = existing.state_reason
         alarm.state_reason_data = existing.state_reason_data
@@ -58,6 +63,7 @@ def _put_metric_alarm(self: Any, *args: Any, **kwargs: Any) -> Any:
         alarm.state_reason = INITIAL_REASON
         alarm.state_reason_data = None
         alarm.state_updated_timestamp = naive_utc(now)
+        alarm.state_transitioned_timestamp = naive_utc(now)
     return alarm
 
 
@@ -185,6 +191,10 @@ def install() -> None:
         backend.put_metric_data = _put_metric_data  # type: ignore[method-assign]
         if _installed["put_composite_alarm"] is None:
             responses.CloudWatchResponse.put_composite_alarm = _put_composite_alarm  # type: ignore[attr-defined]
+        _installed["describe_alarm_history"] = getattr(
+            responses.CloudWatchResponse, "describe_alarm_history", None
+        )
+        responses.CloudWatchResponse.describe_alarm_history = history.describe_alarm_history  # type: ignore[attr-defined]
 
 
 def uninstall() -> None:
@@ -202,6 +212,10 @@ def uninstall() -> None:
         responses.CloudWatchResponse.get_metric_statistics = _installed["get_metric_statistics"]  # type: ignore[method-assign]
         if _installed["put_composite_alarm"] is None:
             delattr(responses.CloudWatchResponse, "put_composite_alarm")
+        if _installed["describe_alarm_history"] is None:
+            delattr(responses.CloudWatchResponse, "describe_alarm_history")
+        else:
+            responses.CloudWatchResponse.describe_alarm_history = _installed["describe_alarm_history"]  # type: ignore[attr-defined]
         _installed.clear()
     eventbridge.uninstall()
 
