@@ -41,6 +41,7 @@ from failsafe_tools.local import (
     alarms,
     api_errors,
     appconfig,
+    cloudformation,
     eventbridge,
     lambda_runtime,
     stepfunctions,
@@ -97,6 +98,9 @@ def install_pieces() -> list[Callable[[], None]]:
     if not api_errors.installed():
         api_errors.install()
         undo.append(api_errors.uninstall)
+    if not cloudformation.installed():
+        cloudformation.install()
+        undo.append(cloudformation.uninstall)
     if not lambda_runtime.is_installed():
         lambda_runtime.install()
         undo.append(lambda_runtime.uninstall)
@@ -265,6 +269,7 @@ class LocalStack:
             progress=progress,
             ensure_managed_policy=lambda arn: ensure_aws_managed_policy(arn, self.account_id),
         )
+        cloudformation.register(self.stack, path.read_text(encoding="utf-8"))
         if agent:
             self._agent = appconfig.start_agent(
                 port=agent_port, region=self.region, account_id=self.account_id
