@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -60,7 +61,10 @@ def not_implemented_message(service: str, operation: str | None) -> str:
 def _serialized(response: Any, error: ServiceException) -> tuple[int, dict[str, Any], Any]:
     from moto.core.responses import ActionResult
 
-    status, headers, body = response.serialized(ActionResult(error))
+    with warnings.catch_warnings():
+        # the common errors (InvalidAction, InternalFailure) are in no service model's error shapes
+        warnings.filterwarnings("ignore", message=r"Exception\((InvalidAction|InternalFailure)\)")
+        status, headers, body = response.serialized(ActionResult(error))
     headers = dict(headers)
     if error.code == "InternalFailure":
         status = 500
