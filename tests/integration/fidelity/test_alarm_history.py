@@ -142,7 +142,9 @@ def test_describe_alarms_reports_state_transitioned_timestamp(remote: Remote, cl
     assert alarm["StateUpdatedTimestamp"] == transitioned + timedelta(seconds=60)
 
 
-def test_the_incident_timeline_reads_alarm_history_through_the_api(remote: Remote, clock: ManualClock) -> None:
+def test_the_incident_timeline_reads_alarm_history_through_the_api(
+    remote: Remote, clock: ManualClock
+) -> None:
     # Given two alarms of one prefix and one of another that changed state
     cloudwatch = remote("cloudwatch")
     for name in ("fidelity-tl-a", "fidelity-tl-b", "other-tl-c"):

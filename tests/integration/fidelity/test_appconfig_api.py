@@ -163,7 +163,9 @@ def test_profiles_report_type_and_validator_types(server: LocalStack, remote: Re
     # Given the template's toggles profile (two validators) and a profile created without a Type
     appconfig = remote("appconfig")
     app_id = server.outputs["AppConfigApplicationId"]
-    bare = appconfig.create_configuration_profile(ApplicationId=app_id, Name="fidelity-bare", LocationUri="hosted")
+    bare = appconfig.create_configuration_profile(
+        ApplicationId=app_id, Name="fidelity-bare", LocationUri="hosted"
+    )
 
     # When they are read and listed
     got = appconfig.get_configuration_profile(ApplicationId=app_id, ConfigurationProfileId=bare["Id"])
@@ -191,7 +193,7 @@ def test_the_agent_endpoint_sends_configuration_version(server: LocalStack, remo
         f"{server.agent_url}/applications/{out['AppConfigApplicationId']}/environments/"
         f"{out['AppConfigEnvironmentId']}/configurations/{out['AppConfigProfileId']}"
     )
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - local endpoint
+    with urllib.request.urlopen(url, timeout=10) as response:
         headers = response.headers
         body = response.read()
 
