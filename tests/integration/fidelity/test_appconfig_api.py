@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from failsafe.aws.appconfig_deployer import AppConfigDeployer, AppConfigTarget, DeploymentConflictError
 from failsafe_tools.local.clock import ManualClock
 from failsafe_tools.local.stack import LocalStack
 
@@ -200,3 +201,36 @@ def test_the_agent_endpoint_sends_configuration_version(server: LocalStack, remo
     # Then it answers the content with the Configuration-Version header of the agent API
     assert json.loads(body)
     assert headers["Configuration-Version"] == deployed["ConfigurationVersion"]
+
+
+def test_the_deployer_creates_versions_under_the_latest_version_lock(
+    server: LocalStack, remote: Remote, fresh_profile: dict[str, str]
+) -> None:
+    # Given the deployer on a profile with one version, which it reads before computing a change
+    appconfig = remote("appconfig")
+    out = server.outputs
+    deployer = AppConfigDeployer(
+        appconfig,
+        AppConfigTarget(
+            application_id=fresh_profile["ApplicationId"],
+            environment_id=fresh_profile["EnvironmentId"],
+            profile_id=fresh_profile["ConfigurationProfileId"],
+            immediate_strategy_id=out["AppConfigImmediateStrategyId"],
+            gradual_strategy_id=out["AppConfigGradualStrategyId"],
+        ),
+    )
+    host(appconfig, fresh_profile, {"v": 1})
+    read = deployer.latest_hosted_version()
+
+    # When another writer creates a version before the deployer writes its change, and the deployer then
+    # computes again from the new latest version
+    host(appconfig, fresh_profile, {"v": "other writer"})
+    with pytest.raises(DeploymentConflictError) as conflict:
+        deployer.create_version({"v": "computed from 1"}, "stale change", expect_latest=read)
+    again = deployer.latest_hosted_version()
+    created = deployer.create_version({"v": "computed from 2"}, "fresh change", expect_latest=again)
+
+    # Then the stale write is refused by AppConfig itself (a real compare-and-set) and the fresh one lands
+    assert read == 1
+    assert "computed again" in str(conflict.value)
+    assert (again, created) == (2, 3)
