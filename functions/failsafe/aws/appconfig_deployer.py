@@ -185,7 +185,24 @@ class AppConfigDeployer:
             raise DeploymentError(f"config version {version} is not a JSON object")
         return document
 
-    def create_version(self, document: dict[str, Any], description: str) -> int:
+    def latest_hosted_version(self) -> int:
+        """The newest hosted version number of the toggles profile (0 when it has none): the
+        `LatestVersionNumber` lock to pass to `create_version` for a change computed now."""
+        items = self._client.list_hosted_configuration_versions(
+            ApplicationId=self.target.application_id, ConfigurationProfileId=self.target.profile_id
+        ).get("Items", [])
+        return max((int(item["VersionNumber"]) for item in items), default=0)
+
+    def create_version(
+        self, document: dict[str, Any], description: str, *, expect_latest: int | None = None
+    ) -> int:
+        """Create a hosted version of `document`.
+
+        `expect_latest`: the `latest_hosted_version()` read before the document was computed. AppConfig
+        then creates the version only if no other version was created since (its `LatestVersionNumber`
+        optimistic lock, a real compare-and-set); otherwise `DeploymentConflictError`, so the caller computes
+        the change again."""
+        lock: dict[str, Any] = {"LatestVersionNumber": expect_latest} if expect_latest else {}
         try:
             response = self._client.create_hosted_configuration_version(
                 ApplicationId=self.target.application_id,
@@ -193,10 +210,16 @@ class AppConfigDeployer:
                 Content=json.dumps(document, sort_keys=True).encode("utf-8"),
                 ContentType="application/json",
                 Description=description[:1024],
+                **lock,
             )
         except Exception as exc:
             if _error_code(exc) == "BadRequestException":
                 raise ConfigValidationError(f"AppConfig rejected the toggle document: {exc}") from exc
+            if expect_latest and _error_code(exc) == "ConflictException":
+                raise DeploymentConflictError(
+                    f"profile {self.target.profile_id}: a hosted version was created after this change was "
+                    f"computed from version {expect_latest}; the change is computed again"
+                ) from exc
             raise
         return int(response["VersionNumber"])
 

@@ -175,6 +175,7 @@ def apply(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
         return _revert(rt, ctx, record)
     preempt_restore(rt, ctx.incident_id, scope)
     head = rt.deployer.settled_head()
+    latest = rt.deployer.latest_hosted_version()
     version, document = current_document(rt)
     target = plan.overlay_stages[-1]
     reason = record.reason or ctx.reason or f"incident {ctx.incident_id}"
@@ -189,7 +190,9 @@ def apply(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
         at=rt.now(),
     )
     description = f"failsafe {ctx.incident_id}: {scope.key} -> {target}"
-    config_version = rt.deployer.create_version(new.model_dump(mode="json"), description)
+    config_version = rt.deployer.create_version(
+        new.model_dump(mode="json"), description, expect_latest=latest
+    )
     _set_monitors(rt, ctx, attached=False)
     try:
         number = rt.deployer.start(
@@ -370,6 +373,7 @@ def restore(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
     record = _record(rt, ctx)
     scope = record.scope
     head = rt.deployer.settled_head()
+    latest = rt.deployer.latest_hosted_version()
     version, document = current_document(rt)
     reason = f"incident {ctx.incident_id}: green for the verify window; restoring the pre-incident toggles"
     if not any(o.scope == scope and o.incident_id == ctx.incident_id for o in document.overrides):
@@ -381,7 +385,9 @@ def restore(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
         document, scope, incident_id=ctx.incident_id, author=APPLY_ACTOR, reason=reason, at=rt.now()
     )
     description = restore_description(ctx.incident_id, scope)
-    config_version = rt.deployer.create_version(new.model_dump(mode="json"), description)
+    config_version = rt.deployer.create_version(
+        new.model_dump(mode="json"), description, expect_latest=latest
+    )
     _set_monitors(rt, ctx, attached=True)
     number = rt.deployer.start(
         config_version, rt.deployer.target.gradual_strategy_id, description, expect_head=head

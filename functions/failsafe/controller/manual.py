@@ -492,12 +492,15 @@ def _restore_once(
     rt: Runtime, request: ManualRequest, scope: Scope, incident_id: str
 ) -> dict[str, Any] | None:
     head = rt.deployer.settled_head()
+    latest = rt.deployer.latest_hosted_version()
     version, document = current_document(rt)
     new = _without_incident(rt, request, document, scope, incident_id)
     if new is None:
         return None
     description = f"failsafe {incident_id}: manual recover {scope.key} by {request.requested_by}"
-    config_version = rt.deployer.create_version(new.model_dump(mode="json"), description)
+    config_version = rt.deployer.create_version(
+        new.model_dump(mode="json"), description, expect_latest=latest
+    )
     strategy = (
         rt.deployer.target.immediate_strategy_id
         if request.immediate

@@ -27,14 +27,16 @@ def powertools_caches() -> Iterator[None]:
     parameters.clear_caches()  # type: ignore[no-untyped-call]
 
 
-def test_powertools_get_app_config(world: World, powertools_caches: None) -> None:
+def test_powertools_get_app_config(world: World, powertools_caches: None, clock: ManualClock) -> None:
     # Given toggles deployed to recommender/prod
     world.deploy(world.host({"kill_switch": True, "exposure_percent": 0}))
 
-    # When Powertools reads them, by names, with its own AppConfig provider
+    # When Powertools reads them, by names, with its own AppConfig provider, and again once the session's
+    # poll interval (60 s by default) has passed, as AWS requires
     value = parameters.get_app_config(
         name="toggles", environment="prod", application="recommender", transform="json"
     )
+    clock.advance(60)
     again = parameters.get_app_config(
         name="toggles", environment="prod", application="recommender", transform="json", force_fetch=True
     )

@@ -23,18 +23,22 @@ def _session(
     )
 
 
-def test_session_sees_a_new_version_then_an_empty_body(world: World, appconfigdata: Any) -> None:
+def test_session_sees_a_new_version_then_an_empty_body(
+    world: World, appconfigdata: Any, clock: ManualClock
+) -> None:
     # Given version 1 deployed and a session opened by ids with a 30 s poll interval
     world.deploy(world.host({"kill_switch": False, "exposure_percent": 100}, label="v1"))
     token = _session(
         appconfigdata, world.app_id, world.env_id, world.profile_id, RequiredMinimumPollIntervalInSeconds=30
     )
 
-    # When the session polls twice, then again after version 2 is deployed
+    # When the session polls twice, then again after version 2 is deployed (each poll waits the interval)
     first = appconfigdata.get_latest_configuration(ConfigurationToken=token)
+    clock.advance(30)
     second = appconfigdata.get_latest_configuration(ConfigurationToken=first["NextPollConfigurationToken"])
     world.client.stop_deployment(ApplicationId=world.app_id, EnvironmentId=world.env_id, DeploymentNumber=1)
     world.deploy(world.host({"kill_switch": True, "exposure_percent": 0}, label="v2"))
+    clock.advance(30)
     third = appconfigdata.get_latest_configuration(ConfigurationToken=second["NextPollConfigurationToken"])
 
     # Then it gets v1, an empty body (unchanged), then v2 - with AWS's headers
@@ -135,6 +139,7 @@ def test_rollback_serves_the_previous_version_again(
 
     # When the monitor alarm rolls v2 back
     cloudwatch.set_alarm_state(AlarmName="p1-errors", StateValue="ALARM", StateReason="errors")
+    clock.advance(60)  # the session's poll interval
     after = appconfigdata.get_latest_configuration(ConfigurationToken=saw["NextPollConfigurationToken"])
 
     # Then the session is handed v1 again

@@ -33,6 +33,7 @@ from failsafe_tools.local.server import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_STATE_FILE,
+    SERVER_SPEED,
     NotRunningError,
     ServerError,
     ServerState,
@@ -139,7 +140,13 @@ def up(
     port: Annotated[
         int, typer.Option(help="Port of the AWS endpoint on 127.0.0.1 (0: any free port).")
     ] = DEFAULT_PORT,
-    speed: Annotated[float, typer.Option(help="Clock speed: simulated seconds per wall second.")] = 60.0,
+    speed: Annotated[
+        float,
+        typer.Option(
+            help="Clock speed: simulated seconds per wall second. 1 (real time) for a server that outside "
+            "clients write to with their own timestamps; speed-up is for drills, which own their clock."
+        ),
+    ] = SERVER_SPEED,
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Run in the background and return.")] = False,
     agent_port: Annotated[int, typer.Option(help="Port of the AppConfig agent endpoint (0: any).")] = 0,
     param: Annotated[

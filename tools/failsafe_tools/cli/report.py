@@ -22,7 +22,7 @@ from failsafe.domain.scope import Scope
 from failsafe.reporting.report import RENDERERS, Efficacy, IncidentReport, render
 from failsafe.reporting.timeline import (
     Timeline,
-    alarm_events_from_history,
+    alarm_history,
     audit_events,
     deployment_events,
     execution_events,
@@ -69,9 +69,7 @@ def collect(target: Target, incident_id: str) -> IncidentReport | None:
         timeline.gaps.append(f"AppConfig deployments: {type(exc).__name__}: {str(exc)[:160]}")
     start = min((e.at for e in timeline.events), default=pointer.created_at)
     try:
-        timeline.extend(
-            alarm_events_from_history(target.client("cloudwatch"), target.output("AlarmNamePrefix"), start)
-        )
+        timeline.extend(alarm_history(target.client("cloudwatch"), target.output("AlarmNamePrefix"), start))
     except Exception as exc:
         timeline.gaps.append(
             f"CloudWatch alarm history: {type(exc).__name__} "

@@ -41,7 +41,7 @@ from failsafe.reporting.report import Efficacy, IncidentReport, render
 from failsafe.reporting.timeline import (
     Timeline,
     TimelineEvent,
-    alarm_events_from_state_changes,
+    alarm_history,
     audit_events,
     deployment_events,
     execution_events,
@@ -145,7 +145,6 @@ class _Drill:
         self.fault_on = False
         self.record: ScopeRecord | None = None
         self.pager: PagerDutySink | None = None
-        self.alarm_history_start = 0
         self.bad_release: tuple[str, str] | None = None
 
     # -- events ---------------------------------------------------------------------------------------------
@@ -464,13 +463,8 @@ class _Drill:
     # -- afterwards -----------------------------------------------------------------------------------------
     def timeline(self) -> Timeline:
         timeline = Timeline(events=list(self.events))
-        from failsafe_tools.local import alarms as local_alarms
-
-        # the local CloudWatch's history of state changes is process-wide: only this stack's are ours
-        changes = [
-            change.event for change in local_alarms.get_evaluator().changes[self.alarm_history_start :]
-        ]
-        timeline.extend(alarm_events_from_state_changes(changes, self.prefix))
+        # CloudWatch's own history, through DescribeAlarmHistory (a new stack's backend: all of it is ours)
+        timeline.extend(alarm_history(self.stack.client("cloudwatch"), self.prefix))
         sfn = self.stack.client("stepfunctions")
         for execution in sfn.list_executions(stateMachineArn=self.outputs["StateMachineArn"])["executions"]:
             for event in execution_events(sfn, execution["executionArn"]):
@@ -602,9 +596,6 @@ def run_drill(
             DrillProgress(phase="starting the local stack", simulated=datetime.now(UTC), elapsed_simulated=0)
         )
     fresh_lambda_containers()
-    from failsafe_tools.local import alarms as local_alarms
-
-    alarm_history_start = len(local_alarms.get_evaluator().changes)
     try:
         stack = LocalStack.start(
             options.template, parameters, clock=clock, lambda_python=options.lambda_python
@@ -614,7 +605,6 @@ def run_drill(
         raise
     drill = _Drill(options, stack, progress)
     drill.pager = pager
-    drill.alarm_history_start = alarm_history_start
     interrupted = False
     try:
         with use_local_stack(stack):

@@ -552,6 +552,37 @@ def _put_events_with_clock(self: Any, events: list[dict[str, Any]]) -> list[dict
     return result
 
 
+TEST_EVENT_REQUIRED = ("id", "account", "source", "time", "region", "resources", "detail-type")
+
+
+def test_event_pattern(pattern: str, event_text: str) -> bool:
+    """TestEventPattern: whether `pattern` matches `event_text` by the matcher rule delivery uses
+    (`EventPattern.matches_event`, after the same normalisation of `time`). AWS requires the event's
+    envelope fields (`TEST_EVENT_REQUIRED`); a bad pattern or event is an InvalidEventPatternException."""
+    from moto.events.exceptions import InvalidEventPatternException
+    from moto.events.models import EventPattern
+
+    matcher = EventPattern.load(pattern)  # raises InvalidEventPatternException naming the problem
+    try:
+        event = json.loads(event_text)
+    except (TypeError, ValueError) as exc:
+        raise InvalidEventPatternException(f"Event is not valid JSON: {exc}") from exc
+    if not isinstance(event, dict):
+        raise InvalidEventPatternException("Event must be a JSON object")
+    missing = [name for name in TEST_EVENT_REQUIRED if name not in event]
+    if missing:
+        raise InvalidEventPatternException(f"Event is missing the required field(s) {', '.join(missing)}")
+    event["time"] = _iso(event["time"])
+    return bool(matcher.matches_event(event))  # type: ignore[arg-type]
+
+
+def _test_event_pattern_response(self: Any) -> str:
+    """moto's EventsHandler.test_event_pattern answered an empty 200."""
+    return json.dumps(
+        {"Result": test_event_pattern(self._get_param("EventPattern"), self._get_param("Event"))}
+    )
+
+
 def _require(owner: Any, attribute: str, what: str) -> Any:
     value = getattr(owner, attribute, None)
     if value is None:
@@ -603,6 +634,10 @@ def install() -> None:
         _originals["put_events"] = models.EventsBackend.put_events
         models.Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign,assignment]
         models.EventsBackend.put_events = _put_events_with_clock  # type: ignore[method-assign]
+        from moto.events.responses import EventsHandler
+
+        _originals["test_event_pattern"] = EventsHandler.test_event_pattern
+        EventsHandler.test_event_pattern = _test_event_pattern_response  # type: ignore[method-assign,assignment]
 
 
 def uninstall() -> None:
@@ -614,6 +649,9 @@ def uninstall() -> None:
             return
         models.Rule.send_to_targets = _originals["send_to_targets"]  # type: ignore[method-assign]
         models.EventsBackend.put_events = _originals["put_events"]  # type: ignore[method-assign]
+        from moto.events.responses import EventsHandler
+
+        EventsHandler.test_event_pattern = _originals["test_event_pattern"]  # type: ignore[method-assign]
         _originals.clear()
 
 

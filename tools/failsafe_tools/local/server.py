@@ -34,6 +34,13 @@ from failsafe_tools.local.provision import ProgressEvent
 
 DEFAULT_STATE_FILE = Path(".failsafe") / "local.json"
 DEFAULT_PORT = 5000
+SERVER_SPEED = 1.0
+"""A shared server runs at real time. Processes outside it (boto3, the AWS CLI, Powertools, a recommender)
+stamp what they write with their own clock: `PutMetricData` with a Timestamp, an event's `time`, a
+`StartDate` of a query. On a clock running ahead of real time that data lands in the local AWS's past and
+behaves as stale data on AWS would (an alarm over it stays INSUFFICIENT_DATA). Speed-up is for drills, which
+own their clock and every writer on it (`failsafe drill --speed`); `--speed` here is for a server whose
+clients all take their time from the server (none of the AWS SDKs do)."""
 DEFAULT_HOST = "127.0.0.1"
 PROGRESS_PREFIX = "FAILSAFE-PROGRESS "
 SERVER_MODULE = "failsafe_tools.local.server"
@@ -165,7 +172,7 @@ def serve(
     *,
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
-    speed: float = 60.0,
+    speed: float = SERVER_SPEED,
     agent_port: int = 0,
     parameters: Mapping[str, Any] | None = None,
     stack_name: str = "failsafe",
@@ -235,7 +242,7 @@ def start_detached(
     *,
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
-    speed: float = 60.0,
+    speed: float = SERVER_SPEED,
     agent_port: int = 0,
     parameters: Mapping[str, Any] | None = None,
     stack_name: str = "failsafe",
@@ -377,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--template", default="template.yaml")
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--speed", type=float, default=60.0)
+    parser.add_argument("--speed", type=float, default=SERVER_SPEED)
     parser.add_argument("--agent-port", type=int, default=0)
     parser.add_argument("--stack-name", default="failsafe")
     parser.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE)

@@ -37,7 +37,15 @@ from typing import TYPE_CHECKING, Any, cast
 import boto3
 
 from failsafe_tools.drill.pagerduty import PagerDutySink
-from failsafe_tools.local import alarms, appconfig, eventbridge, lambda_runtime, stepfunctions
+from failsafe_tools.local import (
+    alarms,
+    api_errors,
+    appconfig,
+    cloudformation,
+    eventbridge,
+    lambda_runtime,
+    stepfunctions,
+)
 from failsafe_tools.local.clock import Clock, ClockTicker, SpeedClock, set_clock
 from failsafe_tools.local.lambda_sandbox import PackageRuntime
 from failsafe_tools.local.provision import (
@@ -87,6 +95,12 @@ def install_pieces() -> list[Callable[[], None]]:
     Returns the uninstallers of the pieces this call installed (AppConfig has none: its backend class stays).
     """
     undo: list[Callable[[], None]] = []
+    if not api_errors.installed():
+        api_errors.install()
+        undo.append(api_errors.uninstall)
+    if not cloudformation.installed():
+        cloudformation.install()
+        undo.append(cloudformation.uninstall)
     if not lambda_runtime.is_installed():
         lambda_runtime.install()
         undo.append(lambda_runtime.uninstall)
@@ -256,6 +270,7 @@ class LocalStack:
             progress=progress,
             ensure_managed_policy=lambda arn: ensure_aws_managed_policy(arn, self.account_id),
         )
+        cloudformation.register(self.stack, path.read_text(encoding="utf-8"))
         if agent:
             self._agent = appconfig.start_agent(
                 port=agent_port, region=self.region, account_id=self.account_id

@@ -400,7 +400,65 @@ def _api_patches() -> list[_Patch]:
             backend.send_task_failure(token, error=error)
         return empty_result()
 
-    return [_Patch(response_cls, "send_task_failure", send_task_failure_with_cause)]
+    return [
+        _Patch(response_cls, "send_task_failure", send_task_failure_with_cause),
+        *_closed_token_patches(parser_backend_cls),
+    ]
+
+
+CLOSED_TOKENS_ATTRIBUTE = "failsafe_closed_task_tokens"
+
+
+def _closed_token_patches(parser_backend_cls: Any) -> list[_Patch]:
+    """A task token answers once. moto's interpreter keeps a token's callback after SendTaskSuccess and
+    accepted it again (200) while the execution ran; AWS answers TaskTimedOut ("the task associated with the
+    token has already been closed") for SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat on a token
+    whose task got its outcome, whether the execution still runs or not."""
+    from moto.stepfunctions.parser.api import TaskTimedOut
+
+    def closed(backend: Any) -> set[str]:
+        tokens: set[str] | None = getattr(backend, CLOSED_TOKENS_ATTRIBUTE, None)
+        if tokens is None:
+            tokens = set()
+            setattr(backend, CLOSED_TOKENS_ATTRIBUTE, tokens)
+        return tokens
+
+    def refuse_closed(backend: Any, token: str) -> None:
+        if token in closed(backend):
+            raise TaskTimedOut(
+                "Task Timed Out: 'Provided task does not exist anymore': the task of this token already "
+                "received its outcome (SendTaskSuccess or SendTaskFailure)"
+            )
+
+    success = require_hook(parser_backend_cls, "send_task_success", "SendTaskSuccess of the interpreter")
+    failure = require_hook(parser_backend_cls, "send_task_failure", "SendTaskFailure of the interpreter")
+    heartbeat = require_hook(
+        parser_backend_cls, "send_task_heartbeat", "SendTaskHeartbeat of the interpreter"
+    )
+    require_params(success, ("self", "task_token", "outcome"), "StepFunctionsParserBackend.send_task_success")
+    require_params(heartbeat, ("self", "task_token"), "StepFunctionsParserBackend.send_task_heartbeat")
+
+    def send_task_success(self: Any, task_token: str, outcome: str) -> Any:
+        refuse_closed(self, task_token)
+        result = success(self, task_token, outcome)
+        closed(self).add(task_token)
+        return result
+
+    def send_task_failure(self: Any, task_token: str, error: Any = None, cause: Any = None) -> Any:
+        refuse_closed(self, task_token)
+        result = failure(self, task_token, error=error, cause=cause)
+        closed(self).add(task_token)
+        return result
+
+    def send_task_heartbeat(self: Any, task_token: str) -> Any:
+        refuse_closed(self, task_token)
+        return heartbeat(self, task_token)
+
+    return [
+        _Patch(parser_backend_cls, "send_task_success", send_task_success),
+        _Patch(parser_backend_cls, "send_task_failure", send_task_failure),
+        _Patch(parser_backend_cls, "send_task_heartbeat", send_task_heartbeat),
+    ]
 
 
 def _build_patches() -> list[_Patch]:

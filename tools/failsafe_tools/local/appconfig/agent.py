@@ -1,9 +1,10 @@
 """An AppConfig Agent / Lambda extension look-alike: a small HTTP server on 127.0.0.1.
 
 `GET /applications/{app}/environments/{env}/configurations/{profile}` (names or ids) answers with the
-deployed content, its Content-Type and Version-Label. Like the real agent it keeps one AppConfig Data
-session per configuration, polls GetLatestConfiguration at most every `poll_interval_seconds` of
-the local clock and serves its cache in between (an empty poll body means "unchanged").
+deployed content, its Content-Type, Version-Label and Configuration-Version. Like the real agent it
+keeps one AppConfig Data session per configuration, polls GetLatestConfiguration at most every
+`poll_interval_seconds` of the local clock and serves its cache in between
+(an empty poll body means "unchanged").
 
 By default it calls the in-process AppConfig Data backend directly (same semantics as the API:
 sessions, single-use tokens, rollout percentages). Pass `client=boto3.client("appconfigdata", ...)`
@@ -44,6 +45,7 @@ class _Poll:
     configuration: bytes
     content_type: str | None
     version_label: str | None
+    configuration_version: str | None = None
 
 
 class DataPlane(Protocol):
@@ -75,7 +77,13 @@ class BackendDataPlane:
             latest = self._backend().get_latest_configuration(token)
         except ServiceException as exc:
             raise AgentError(400, exc.message) from exc
-        return _Poll(latest.next_token, latest.configuration, latest.content_type, latest.version_label)
+        return _Poll(
+            latest.next_token,
+            latest.configuration,
+            latest.content_type,
+            latest.version_label,
+            latest.configuration_version,
+        )
 
 
 class ClientDataPlane:
@@ -121,6 +129,7 @@ class _Cached:
     content: bytes | None = None
     content_type: str | None = None
     version_label: str | None = None
+    configuration_version: str | None = None
 
 
 class AppConfigAgent:
@@ -154,8 +163,11 @@ class AppConfigAgent:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def fetch(self, app: str, env: str, profile: str) -> tuple[bytes, str | None, str | None]:
-        """(content, content type, version label) as the agent serves it; raises AgentError."""
+    def fetch(self, app: str, env: str, profile: str) -> tuple[bytes, str | None, str | None, str | None]:
+        """(content, content type, version label, configuration version) as the agent serves it (the AWS
+        agent sends the last two as the Version-Label and Configuration-Version headers).
+
+        Raises AgentError."""
         key = (app, env, profile)
         now = get_clock().time()
         with self._lock:
@@ -169,16 +181,18 @@ class AppConfigAgent:
             if now >= cached.next_poll_at:
                 polled = self.data_plane.poll(cached.token)
                 cached.token = polled.token
-                cached.next_poll_at = now + self.poll_interval_seconds
+                # the next token is usable once the session's poll interval has passed
+                cached.next_poll_at = now + max(MIN_POLL_INTERVAL_SECONDS, self.poll_interval_seconds)
                 if polled.configuration:
                     cached.content = polled.configuration
                     cached.content_type = polled.content_type
                     cached.version_label = polled.version_label
+                    cached.configuration_version = polled.configuration_version
             if cached.content is None:
                 raise AgentError(
                     404, f"No configuration has been deployed for {profile} in environment {env} of {app}"
                 )
-            return cached.content, cached.content_type, cached.version_label
+            return cached.content, cached.content_type, cached.version_label, cached.configuration_version
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         agent = self
@@ -211,7 +225,7 @@ class AppConfigAgent:
                     return
                 app, env, profile = (unquote(part) for part in match.groups())
                 try:
-                    content, content_type, version_label = agent.fetch(app, env, profile)
+                    content, content_type, version_label, version = agent.fetch(app, env, profile)
                 except AgentError as exc:
                     self._send(
                         exc.status,
@@ -222,6 +236,8 @@ class AppConfigAgent:
                 headers = {"Content-Type": content_type or "application/octet-stream"}
                 if version_label:
                     headers["Version-Label"] = version_label
+                if version:
+                    headers["Configuration-Version"] = version
                 self._send(200, content, headers)
 
         return Handler

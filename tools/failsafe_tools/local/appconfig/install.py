@@ -231,7 +231,11 @@ def _check_server_mode() -> None:
         return
     _require(
         _stores_attribute(werkzeug_app.DomainDispatcherApplication.__init__, "backend_url_patterns")
-        and _stores_attribute(werkzeug_app.create_backend_app, "flask_paths"),
+        # `failsafe_tools.local.api_errors` wraps the factory; `__wrapped__` is moto's own
+        and _stores_attribute(
+            getattr(werkzeug_app.create_backend_app, "__wrapped__", werkzeug_app.create_backend_app),
+            "flask_paths",
+        ),
         "moto.moto_server.werkzeug_app",
         "the server no longer routes through backend_url_patterns and backend.flask_paths",
     )

@@ -323,6 +323,7 @@ class LatestConfiguration:
     version_label: str | None
     next_token: str
     next_poll_interval: int
+    configuration_version: str | None = None  # the deployed version (the agent's Configuration-Version)
 
 
 AlarmLookup = Callable[[str], str | None]
@@ -341,7 +342,9 @@ class FailsafeAppConfigBackend(AppConfigBackend):
         self.strategies: dict[str, DeploymentStrategy] = {s.id: s for s in PREDEFINED_STRATEGIES}
         self.deployments: dict[tuple[str, str], list[Deployment]] = {}  # (app, env) -> by number
         self.sessions: dict[str, ConfigurationSession] = {}
-        self.tokens: dict[str, tuple[str, float]] = {}  # token -> (session id, issued at)
+        # token -> (session id, issued at, usable from): a NextPollConfigurationToken is usable once the poll
+        # interval has passed (AWS answers BadRequestException, PollIntervalNotSatisfied, before that)
+        self.tokens: dict[str, tuple[str, float, float]] = {}
         self.used_tokens: set[str] = set()
         self.session_counts: dict[tuple[str, str, str], int] = {}
 
@@ -656,12 +659,7 @@ class FailsafeAppConfigBackend(AppConfigBackend):
                 f"Configuration profile {profile.id} has LocationUri {profile.location_uri!r}; the local "
                 "AppConfig deploys hosted configurations only"
             )
-        try:
-            number = int(version)
-        except ValueError as exc:
-            raise BadRequestException(
-                f"ConfigurationVersion {version!r} is not a hosted version number"
-            ) from exc
+        number = self._hosted_number(profile, version)
         hosted = profile.config_versions.get(number)
         if hosted is None:
             raise ResourceNotFoundException(
@@ -671,6 +669,56 @@ class FailsafeAppConfigBackend(AppConfigBackend):
         content = hosted.content
         raw = content.encode("utf-8") if isinstance(content, str) else bytes(content or b"")
         return raw, hosted.content_type, hosted.version_label
+
+    @staticmethod
+    def _hosted_number(profile: ConfigurationProfile, version: str) -> int:
+        """A hosted version is named by its number or, as on AWS, by its VersionLabel (the newest version
+        carrying that label)."""
+        if version.isdigit():
+            return int(version)
+        labelled = [n for n, hosted in profile.config_versions.items() if hosted.version_label == version]
+        if not labelled:
+            raise ResourceNotFoundException(
+                f"Hosted configuration version {version!r} not found for configuration profile {profile.id}: "
+                "no version has this number or VersionLabel",
+                "HostedConfigurationVersion",
+            )
+        return max(labelled)
+
+    def create_hosted_version(
+        self,
+        *,
+        application_id: str,
+        profile_id: str,
+        content: Any,
+        content_type: str | None,
+        description: str | None,
+        version_label: str | None,
+        latest_version_number: int | None,
+    ) -> Any:
+        """CreateHostedConfigurationVersion with AWS's optimistic lock: `latest_version_number`, when given,
+        must be the profile's latest version number (0 when it has none), else ConflictException."""
+        with self.lock:
+            profile = self._profile(self._application(application_id), profile_id)
+            latest = max(profile.config_versions, default=0)
+            if latest_version_number is not None and latest_version_number != latest:
+                raise ConflictException(
+                    f"LatestVersionNumber {latest_version_number} does not match the latest hosted "
+                    f"configuration version {latest} of configuration profile {profile_id}; read the "
+                    "latest version and retry"
+                )
+            if version_label is not None and (version_label.isdigit() or not version_label):
+                raise BadRequestException(
+                    f"VersionLabel {version_label!r} must contain at least one non-numeric character"
+                )
+            return profile.create_version(
+                app_id=application_id,
+                config_id=profile_id,
+                description=description,  # type: ignore[arg-type]
+                content=content,
+                content_type=content_type,  # type: ignore[arg-type]
+                version_label=version_label,  # type: ignore[arg-type]
+            )
 
     def validate_configuration(self, application_id: str, profile_id: str, version: str) -> None:
         app = self._application(application_id)
@@ -720,6 +768,8 @@ class FailsafeAppConfigBackend(AppConfigBackend):
                     f"number {latest} of environment {environment_id}"
                 )
             content, content_type, version_label = self._hosted_content(app, profile, configuration_version)
+            # a label names its version: the deployment reports the number (and the label in VersionLabel)
+            configuration_version = str(self._hosted_number(profile, configuration_version))
             run_validators(
                 validators=profile.validators or [],
                 content=content,
@@ -849,11 +899,12 @@ class FailsafeAppConfigBackend(AppConfigBackend):
             )
         return app.id, env.id, profile.id
 
-    def _issue_token(self, session_id: str) -> str:
+    def _issue_token(self, session_id: str, wait: float = 0.0) -> str:
         token = base64.urlsafe_b64encode(
             hashlib.sha256(f"{session_id}:{mock_random.uuid4()}".encode()).digest() + session_id.encode()
         ).decode()
-        self.tokens[token] = (session_id, self._now())
+        now = self._now()
+        self.tokens[token] = (session_id, now, now + wait)
         return token
 
     def start_configuration_session(
@@ -924,14 +975,24 @@ class FailsafeAppConfigBackend(AppConfigBackend):
                     "ConfigurationToken",
                     "Expired",
                 )
-            entry = self.tokens.pop(token, None)
+            entry = self.tokens.get(token)
             if entry is None:
                 raise DataBadRequestException(
                     "The configuration token is invalid", "ConfigurationToken", "Corrupted"
                 )
+            session_id, issued_at, usable_from = entry
+            now = self._now()
+            if now < usable_from:
+                # the token stays valid: the client retries it once the interval has passed
+                raise DataBadRequestException(
+                    f"Request too early: poll again after {usable_from - now:.0f} s "
+                    f"(NextPollIntervalInSeconds is {self.sessions[session_id].poll_interval})",
+                    "ConfigurationToken",
+                    "PollIntervalNotSatisfied",
+                )
+            del self.tokens[token]
             self.used_tokens.add(token)
-            session_id, issued_at = entry
-            if self._now() - issued_at > TOKEN_TTL_SECONDS:
+            if now - issued_at > TOKEN_TTL_SECONDS:
                 raise DataBadRequestException(
                     "The configuration token has expired (tokens are valid for 24 hours)",
                     "ConfigurationToken",
@@ -941,12 +1002,17 @@ class FailsafeAppConfigBackend(AppConfigBackend):
             served = self.served_configuration(
                 session.application_id, session.environment_id, session.profile_id, session.bucket
             )
-            next_token = self._issue_token(session.id)
+            next_token = self._issue_token(session.id, wait=session.poll_interval)
             if served is None or served.deployment_number == session.last_seen:
                 return LatestConfiguration(b"", None, None, next_token, session.poll_interval)
             session.last_seen = served.deployment_number
             return LatestConfiguration(
-                served.content, served.content_type, served.version_label, next_token, session.poll_interval
+                served.content,
+                served.content_type,
+                served.version_label,
+                next_token,
+                session.poll_interval,
+                served.configuration_version,
             )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from moto.appconfig import urls as moto_appconfig_urls
 
-from .responses import AppConfigControlResponse, AppConfigDataResponse
+from .responses import AppConfigControlResponse, AppConfigCoreResponse, AppConfigDataResponse
 
 APPCONFIGDATA_URL_BASE = r"https?://appconfigdata\.(.+)\.amazonaws\.com"
 
@@ -41,4 +41,9 @@ added_url_paths: dict[str, Callable[..., Any]] = {
     "{0}/configuration$": AppConfigDataResponse.dispatch,
 }
 
-url_paths: dict[str, Callable[..., Any]] = {**moto_appconfig_urls.url_paths, **added_url_paths}
+# moto's own routes, served by the subclass that adds what moto lacks (ListApplications, ...)
+core_url_paths: dict[str, Callable[..., Any]] = dict.fromkeys(
+    moto_appconfig_urls.url_paths, AppConfigCoreResponse.dispatch
+)
+
+url_paths: dict[str, Callable[..., Any]] = {**core_url_paths, **added_url_paths}
