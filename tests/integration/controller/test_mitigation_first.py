@@ -52,9 +52,10 @@ def test_pagerduty_failing_does_not_come_before_or_hold_up_the_deployment(contro
     controller.pd.on_request = lambda: seen_at_page.append(
         [str(d.get("Description", "")) for d in controller.deployments()]
     )
+    controller.serve_requests()
     try:
-        # When the kill switch is pulled and the incident runs to its end
-        incident_id, execution = _run(controller, sample_event("kill-switch.json"))
+        # When the kill switch is pulled (with automatic restore, so the incident runs to its end)
+        incident_id, execution = _run(controller, sample_event("kill-switch.json", auto_restore=True))
     finally:
         controller.pd.on_request = None
         controller.pd.fail_next[:] = []
@@ -119,9 +120,12 @@ def throttle_start_deployment(controller: Controller) -> Iterator[list[str]]:
 def test_a_throttled_start_deployment_is_retried_and_does_not_escalate(
     controller: Controller, throttle_start_deployment: list[str]
 ) -> None:
-    # Given StartDeployment throttled once
-    # When level 1 is requested and the incident runs to its end
-    incident_id, execution = _run(controller, {**sample_event("manual-level-1.json"), "scope": SCOPE})
+    # Given StartDeployment throttled once, and the recommender serving requests
+    controller.serve_requests()
+    # When level 1 is requested with automatic restore and the incident runs to its end
+    incident_id, execution = _run(
+        controller, {**sample_event("manual-level-1.json", auto_restore=True), "scope": SCOPE}
+    )
     # Then the throttle happened, and the controller retried the deployment of stage_1
     assert len(throttle_start_deployment) == 1
     assert execution["status"] == "SUCCEEDED", execution
