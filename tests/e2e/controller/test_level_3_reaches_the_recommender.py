@@ -73,7 +73,7 @@ def test_level_3_reaches_the_recommender_and_recovery_brings_it_back(stack: Loca
     assert {(r["reason"], r["fallback_level"]) for r in before} == {("primary", "A")}
     # When the operator runs level 3 and the controller applies stages 1-3 before asking for approval
     incident_id = invoke(stack, "ManualRollbackFunctionName", event)["incident_id"]
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 180
     while not record(stack).get("pending_approval"):
         assert time.monotonic() < deadline, "the controller never asked for approval"
         time.sleep(0.05)

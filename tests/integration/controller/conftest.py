@@ -91,7 +91,7 @@ class Controller:
                 out.append(json.loads(json.loads(message["Body"])["Message"]))
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
-    def wait_for_approval_request(self, scope: str, timeout: float = 20.0) -> dict[str, Any]:
+    def wait_for_approval_request(self, scope: str, timeout: float = 120.0) -> dict[str, Any]:
         """Until the approval request was stored and notified (the request task has returned)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

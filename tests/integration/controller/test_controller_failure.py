@@ -42,7 +42,7 @@ def test_a_step_failing_for_good_pages_with_the_error_and_leaves_the_rollback_in
         incident_id = started["incident_id"]
         arn = controller.outputs["StateMachineArn"].replace(":stateMachine:", ":execution:")
         execution = wait_for_execution(
-            controller.client("stepfunctions"), f"{arn}:{incident_id}", timeout_s=60
+            controller.client("stepfunctions"), f"{arn}:{incident_id}", timeout_s=300
         )
     finally:
         _restore_health_checks(controller, variables)

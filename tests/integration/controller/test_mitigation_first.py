@@ -27,7 +27,7 @@ def _run(controller: Controller, event: dict[str, Any]) -> tuple[str, dict[str, 
     assert not failed, started
     incident_id = str(started["incident_id"])
     execution = wait_for_execution(
-        controller.client("stepfunctions"), _arn(controller, incident_id), timeout_s=60
+        controller.client("stepfunctions"), _arn(controller, incident_id), timeout_s=300
     )
     return incident_id, dict(execution)
 

@@ -68,7 +68,7 @@ def test_background_poller_picks_up_the_kill_switch_within_one_interval(
         assert recommender.recommend({"user_id": "u00001"}).reason == "primary"
         # When the kill switch is deployed
         toggles_file.deploy(make_document("emergency", version=2))
-        deadline = time.monotonic() + 30  # a hang guard, not a measurement (timing is in benchmarks/)
+        deadline = time.monotonic() + 120  # a hang guard, not a measurement (timing is in benchmarks/)
         while client.config_version != 2 and time.monotonic() < deadline:
             time.sleep(0.005)
         # Then the background poll picked it up by itself, and every request is on it from then on

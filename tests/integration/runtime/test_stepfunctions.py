@@ -53,7 +53,7 @@ def _history(execution_arn: str) -> list[dict[str, Any]]:
     return list(_sfn().get_execution_history(executionArn=execution_arn)["events"])
 
 
-def _wait_for_event(execution_arn: str, event_type: str, timeout_s: float = 5.0) -> None:
+def _wait_for_event(execution_arn: str, event_type: str, timeout_s: float = 120.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if any(e["type"] == event_type for e in _history(execution_arn)):
@@ -125,7 +125,7 @@ def test_retry_on_a_custom_error_then_a_15_minute_wait_completes_at_once_under_a
 
     # When an execution runs
     execution = start(definition, {"key": "scope-a", "failures": 2})
-    result = wait_for_execution(_sfn(), execution, timeout_s=10)
+    result = wait_for_execution(_sfn(), execution, timeout_s=120)
 
     # Then it succeeds after two retries, with 10 s and 30 s backoff and the 900 s wait on the local clock
     assert result["status"] == "SUCCEEDED"
@@ -152,7 +152,7 @@ def test_retries_exhausted_go_to_the_catch(
 
     # When an execution runs
     execution = start(definition, {"key": "scope-b", "failures": 99})
-    result = wait_for_execution(_sfn(), execution, timeout_s=10)
+    result = wait_for_execution(_sfn(), execution, timeout_s=120)
 
     # Then after the initial attempt and 3 retries the Catch routes to the Fail state
     assert result["status"] == "FAILED"
@@ -174,7 +174,7 @@ def test_a_direct_function_arn_task_retries_and_catches_by_error_type(
 
     # When an execution runs
     execution = start(definition, {"key": "scope-c"})
-    result = wait_for_execution(_sfn(), execution, timeout_s=10)
+    result = wait_for_execution(_sfn(), execution, timeout_s=120)
 
     # Then the Retry (for another error) does not apply and the Catch does
     assert result["status"] == "SUCCEEDED"
@@ -196,7 +196,7 @@ def test_a_lambda_timeout_reaches_the_state_machine_as_sandbox_timedout(
 
     # When an execution runs with that input
     execution = start(definition, {"sleep": 10})
-    result = wait_for_execution(_sfn(), execution, timeout_s=10)
+    result = wait_for_execution(_sfn(), execution, timeout_s=120)
 
     # Then it fails with Lambda's timeout error type
     assert result["status"] == "FAILED"
@@ -213,7 +213,7 @@ def test_timestamp_and_seconds_path_waits_use_the_local_clock(
 
     # When an execution runs
     execution = start(definition, {"until": until, "seconds": 60})
-    result = wait_for_execution(_sfn(), execution, timeout_s=10)
+    result = wait_for_execution(_sfn(), execution, timeout_s=120)
 
     # Then the clock moved exactly to the timestamp plus 60 s
     assert result["status"] == "SUCCEEDED"
@@ -244,7 +244,7 @@ def test_wait_for_task_token_resumes_on_send_task_success(
 
     # When the approver sends task success
     _sfn().send_task_success(taskToken=handlers.TOKENS[0], output=json.dumps({"approved_by": "oncall"}))
-    result = wait_for_execution(_sfn(), execution, timeout_s=10)
+    result = wait_for_execution(_sfn(), execution, timeout_s=120)
 
     # Then the execution continues with the approver's output
     assert result["status"] == "SUCCEEDED"
@@ -259,7 +259,7 @@ def test_wait_for_task_token_fails_with_the_senders_error_on_send_task_failure(
 
     # When the approver rejects it
     _sfn().send_task_failure(taskToken=handlers.TOKENS[0], error="Rejected", cause="not during peak")
-    result = wait_for_execution(_sfn(), execution, timeout_s=10)
+    result = wait_for_execution(_sfn(), execution, timeout_s=120)
 
     # Then the execution fails with that error
     assert result["status"] == "FAILED"
@@ -279,7 +279,7 @@ def test_wait_for_task_token_times_out_on_the_local_clock(
 
     # And when 2 more seconds pass
     clock.advance(2)
-    result = wait_for_execution(_sfn(), execution, timeout_s=10)
+    result = wait_for_execution(_sfn(), execution, timeout_s=120)
 
     # Then it fails with States.Timeout
     assert result["status"] == "FAILED"
@@ -303,7 +303,7 @@ def test_heartbeats_keep_a_token_task_alive_until_one_is_missed(
 
     # And then none comes for 61 s
     clock.advance(11)
-    result = wait_for_execution(_sfn(), execution, timeout_s=10)
+    result = wait_for_execution(_sfn(), execution, timeout_s=120)
 
     # Then the task times out 111 s in, long before its TimeoutSeconds (moto reports States.Timeout for both)
     assert result["status"] == "FAILED"
@@ -314,7 +314,7 @@ def test_heartbeats_keep_a_token_task_alive_until_one_is_missed(
 
 def _send_first_heartbeat(token: str) -> None:
     """The heartbeat endpoint exists right after TaskSubmitted; retry briefly as a worker would."""
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while True:
         try:
             _sfn().send_task_heartbeat(taskToken=token)
@@ -391,7 +391,7 @@ def test_a_wait_at_60x_speed_lasts_its_seconds_on_the_simulated_clock(start: Sta
 
         # When an execution runs (a 60 s Wait is a second of wall time at 60x; the timeout is a hang guard)
         execution = start(definition)
-        result = wait_for_execution(_sfn(), execution, timeout_s=30)
+        result = wait_for_execution(_sfn(), execution, timeout_s=120)
         history = _history(execution)
     finally:
         set_clock(previous)
@@ -417,7 +417,7 @@ def test_stop_execution_interrupts_a_long_wait(start: StartExecution) -> None:
 
         # When it is stopped
         _sfn().stop_execution(executionArn=execution, error="Operator", cause="drill over")
-        result = wait_for_execution(_sfn(), execution, timeout_s=5)
+        result = wait_for_execution(_sfn(), execution, timeout_s=120)
     finally:
         set_clock(previous)
 

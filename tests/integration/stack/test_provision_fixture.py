@@ -157,7 +157,7 @@ def test_state_machine_definition_has_substitutions_and_runs(full_stack: LocalSt
     # When it is described and executed
     definition = json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])
     execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"go": True}))["executionArn"]
-    result = wait_for_execution(sfn, execution, timeout_s=20)
+    result = wait_for_execution(sfn, execution, timeout_s=120)
 
     # Then the substitutions are in the definition and the Lambda task ran in-process
     echo_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{full_stack.outputs['EchoFunctionName']}"
