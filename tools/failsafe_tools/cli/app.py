@@ -8,8 +8,11 @@ the fix (`fail`), and exit code 2.
 from __future__ import annotations
 
 import importlib
-from typing import NoReturn
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+from typing import Annotated, Any, NoReturn
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -36,14 +39,21 @@ def build_app() -> typer.Typer:
         name="failsafe",
         help="Staged rollback and kill switch for recommender services on AWS.",
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
         pretty_exceptions_enable=False,
         # Help texts show scope syntax like `service/env[/region=a,b]`, which Rich markup would parse.
         rich_markup_mode=None,
     )
 
     @app.callback()
-    def _root() -> None:
+    def _root(
+        _version: Annotated[
+            bool,
+            typer.Option(
+                "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+            ),
+        ] = False,
+    ) -> None:
         """Staged rollback and kill switch for recommender services on AWS."""
 
     for name in COMMAND_MODULES:
@@ -51,9 +61,39 @@ def build_app() -> typer.Typer:
     return app
 
 
+def version() -> str:
+    try:
+        return package_version("failsafe")
+    except PackageNotFoundError:  # running from a source tree that was not installed
+        return "unknown (not installed: pip install -e .)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"failsafe {version()}")
+        raise typer.Exit()
+
+
+class ChoiceOf(click.Choice):  # type: ignore[type-arg]
+    """click.Choice (help shows `[1|2|3|emergency]`) whose bad value is our one line with the fix, exit 2."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            name = param.opts[0] if param is not None and param.opts else "value"
+            fail(f"{name} {value}", f"choose one of {', '.join(map(str, self.choices))}")
+
+
+def level_choice() -> ChoiceOf:
+    from failsafe.domain.plans import Level
+
+    return ChoiceOf([level.value for level in Level], case_sensitive=False)
+
+
 def fail(what: str, message: str) -> NoReturn:
     """Stop with one line naming the bad input (`what`) and how to fix it."""
-    Console(stderr=True, soft_wrap=True, highlight=False).print(
+    Console(stderr=True, soft_wrap=True, highlight=False, emoji=False).print(
         f"[red]error:[/] {escape(what)}: {escape(message)}"
     )
     raise typer.Exit(USAGE_ERROR)

@@ -6,14 +6,13 @@ its task token. The requester of a stage cannot approve it; an expired approval 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from failsafe_tools.cli.output import console, fail, friendly_errors
 from failsafe_tools.cli.rollback import AsOpt, ReasonOpt, open_target, operator, require_reason, target_args
-from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, TargetOpt, TemplateOpt
+from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, TargetOpt
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
 
 IncidentArg = Annotated[str, typer.Argument(help="The incident id (the workflow's execution name).")]
@@ -33,7 +32,6 @@ def approve_command(
     stack: StackOpt = None,
     region: RegionOpt = None,
     state_file: StateFileOpt = DEFAULT_STATE_FILE,
-    template: TemplateOpt = Path("template.yaml"),
 ) -> None:
     """Approve the stage an incident waits on (you cannot approve your own request)."""
     who = operator(approver)
@@ -42,7 +40,7 @@ def approve_command(
         "approve",
         reason.strip() if reason and reason.strip() else f"approved by {who}",
         who,
-        target_args(target, stack, region, state_file, template),
+        target_args(target, stack, region, state_file),
     )
 
 
@@ -55,7 +53,6 @@ def reject_command(
     stack: StackOpt = None,
     region: RegionOpt = None,
     state_file: StateFileOpt = DEFAULT_STATE_FILE,
-    template: TemplateOpt = Path("template.yaml"),
 ) -> None:
     """Reject the stage an incident waits on; the controller stays at the stage already in force."""
     who = operator(approver)
@@ -64,7 +61,7 @@ def reject_command(
         "reject",
         require_reason(reason, "a rejection"),
         who,
-        target_args(target, stack, region, state_file, template),
+        target_args(target, stack, region, state_file),
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,7 +12,7 @@ from failsafe.aws.audit_log import AuditLog
 from failsafe.aws.audit_witness import function_log_groups, read_witnesses
 from failsafe_tools.cli.output import FAILED, console, friendly_errors
 from failsafe_tools.cli.rollback import open_target, target_args
-from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, TargetOpt, TemplateOpt
+from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, TargetOpt
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
 
 audit_app = typer.Typer(name="audit", help="The append-only, hash-chained audit log.", no_args_is_help=True)
@@ -31,12 +30,11 @@ def verify(
     stack: StackOpt = None,
     region: RegionOpt = None,
     state_file: StateFileOpt = DEFAULT_STATE_FILE,
-    template: TemplateOpt = Path("template.yaml"),
 ) -> None:
     """Walk the chain: every entry matches its hash and links to the previous one, and every entry the
     functions witnessed in CloudWatch Logs is still there unchanged (exit 1 if not)."""
     with friendly_errors():
-        resolved = open_target(target_args(target, stack, region, state_file, template))
+        resolved = open_target(target_args(target, stack, region, state_file))
         try:
             functions = [value for key, value in resolved.outputs.items() if key.endswith("FunctionName")]
             witnessed = read_witnesses(resolved.client("logs"), function_log_groups(functions))
@@ -73,11 +71,10 @@ def log(
     stack: StackOpt = None,
     region: RegionOpt = None,
     state_file: StateFileOpt = DEFAULT_STATE_FILE,
-    template: TemplateOpt = Path("template.yaml"),
 ) -> None:
     """Who did what, when and why."""
     with friendly_errors():
-        resolved = open_target(target_args(target, stack, region, state_file, template))
+        resolved = open_target(target_args(target, stack, region, state_file))
         try:
             entries = AuditLog(resolved.client("dynamodb"), resolved.output("AuditTableName")).entries(
                 incident_id=incident

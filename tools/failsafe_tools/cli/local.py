@@ -65,11 +65,13 @@ def register(app: typer.Typer) -> None:
 
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True, emoji=False)
 
 
 def _error(message: str, code: int = 1) -> typer.Exit:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]error:[/] {escape(message)}")
+    Console(stderr=True, highlight=False, soft_wrap=True, emoji=False).print(
+        f"[red]error:[/] {escape(message)}"
+    )
     return typer.Exit(code)
 
 

@@ -147,7 +147,7 @@ def plan_command(
         result = preview(document, plan, chosen_level, chosen_scope, source=source, traffic=traffic, at=now)
     except PlanError as error:
         fail(f"--scope {scope}", str(error).removeprefix(f"scope {chosen_scope.key}: "))
-    render(result, Console(highlight=False, soft_wrap=True))
+    render(result, Console(highlight=False, soft_wrap=True, emoji=False))
 
 
 def _parse_level(text: str) -> Level:

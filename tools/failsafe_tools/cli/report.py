@@ -29,7 +29,7 @@ from failsafe.reporting.timeline import (
 )
 from failsafe_tools.cli.output import abort, console, fail, friendly_errors
 from failsafe_tools.cli.rollback import open_target, target_args
-from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, Target, TargetOpt, TemplateOpt
+from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, Target, TargetOpt
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
 
 DRILL_REPORTS = Path(".failsafe/reports")
@@ -144,7 +144,6 @@ def report_command(
     stack: StackOpt = None,
     region: RegionOpt = None,
     state_file: StateFileOpt = DEFAULT_STATE_FILE,
-    template: TemplateOpt = Path("template.yaml"),
 ) -> None:
     """The incident report: merged timeline, efficacy before/after, who did what, where to dig."""
     if fmt not in RENDERERS:
@@ -154,7 +153,7 @@ def report_command(
     report = from_drill(incident, drill_reports) if stack is None else None
     if report is None:
         with friendly_errors():
-            resolved = open_target(target_args(target, stack, region, state_file, template))
+            resolved = open_target(target_args(target, stack, region, state_file))
             try:
                 report = collect(resolved, incident)
                 where = resolved.description

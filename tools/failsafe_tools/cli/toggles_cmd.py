@@ -23,7 +23,7 @@ from failsafe.domain.toggles import ToggleDocument
 from failsafe_tools.cli.output import FAILED, abort, console, fail, friendly_errors
 from failsafe_tools.cli.rollback import open_target, target_args
 from failsafe_tools.cli.status import deployed_version
-from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, Target, TargetOpt, TemplateOpt
+from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, Target, TargetOpt
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
 
 DEPLOYED = "deployed"
@@ -116,11 +116,10 @@ def show(
     stack: StackOpt = None,
     region: RegionOpt = None,
     state_file: StateFileOpt = DEFAULT_STATE_FILE,
-    template: TemplateOpt = Path("template.yaml"),
 ) -> None:
     """Show a toggles document: the defaults and every scoped override."""
     label, document = _document(
-        str(file) if file else DEPLOYED, target_args(target, stack, region, state_file, template)
+        str(file) if file else DEPLOYED, target_args(target, stack, region, state_file)
     )
     if as_json:
         typer.echo(document.model_dump_json(indent=2))
@@ -152,10 +151,9 @@ def diff(
     stack: StackOpt = None,
     region: RegionOpt = None,
     state_file: StateFileOpt = DEFAULT_STATE_FILE,
-    template: TemplateOpt = Path("template.yaml"),
 ) -> None:
     """Per-scope toggle changes from BEFORE to AFTER (exit 0 either way)."""
-    args = target_args(target, stack, region, state_file, template)
+    args = target_args(target, stack, region, state_file)
     before_label, first = _document(before, args)
     after_label, second = _document(after, args)
     changes = diff_documents(first, second)
