@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "failsafe_tools.cli.kill_switch",
     "failsafe_tools.cli.approve",
     "failsafe_tools.cli.recover",
+    "failsafe_tools.cli.abort",
     "failsafe_tools.cli.toggles_cmd",
     "failsafe_tools.cli.audit",
     "failsafe_tools.cli.validate",
