@@ -10,7 +10,7 @@ from rich.table import Table
 
 from failsafe.aws.audit_log import AuditLog
 from failsafe.aws.audit_witness import function_log_groups, read_witnesses
-from failsafe_tools.cli.output import FAILED, console, friendly_errors
+from failsafe_tools.cli.output import FAILED, console, emit_json, friendly_errors, plural, safe
 from failsafe_tools.cli.rollback import open_target, target_args
 from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, TargetOpt
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
@@ -49,16 +49,17 @@ def verify(
         out = console()
         if result.ok:
             out.print(
-                f"[green]audit chain {result.chain!r} intact[/]: {result.entries} entries verified, "
+                f"[green]audit chain {safe(repr(result.chain))} intact[/]: "
+                f"{plural(result.entries, 'entry', 'entries')} verified, "
                 f"{result.witnessed} of them against their CloudWatch Logs witness"
             )
         else:
             out.print(
-                f"[red]audit chain {result.chain!r} BROKEN[/]: {len(result.problems)} problem(s) "
-                f"in {result.entries} entries"
+                f"[red]audit chain {safe(repr(result.chain))} BROKEN[/]: "
+                f"{plural(len(result.problems), 'problem')} in {plural(result.entries, 'entry', 'entries')}"
             )
             for problem in result.problems:
-                out.print(f"  seq {problem.seq}: {problem.problem}")
+                out.print(f"  seq {problem.seq}: {safe(problem.problem)}")
     if not result.ok:
         raise typer.Exit(FAILED)
 
@@ -67,6 +68,7 @@ def verify(
 def log(
     *,
     incident: Annotated[str | None, typer.Option("--incident", help="Only this incident's entries.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the entries as JSON.")] = False,
     target: TargetOpt = "local",
     stack: StackOpt = None,
     region: RegionOpt = None,
@@ -81,6 +83,9 @@ def log(
             )
         finally:
             resolved.close()
+    if as_json:
+        emit_json([entry.model_dump(mode="json") for entry in entries])
+        return
     table = Table(title_justify="left")
     for column in ("seq", "at", "action", "who", "why", "scope"):
         table.add_column(column)
@@ -88,9 +93,9 @@ def log(
         table.add_row(
             str(entry.seq),
             f"{entry.at:%Y-%m-%d %H:%M:%S}",
-            entry.action,
-            entry.actor,
-            entry.reason[:80],
-            entry.scope_key or "-",
+            safe(entry.action),
+            safe(entry.actor),
+            safe(entry.reason[:80]),
+            safe(entry.scope_key or "-"),
         )
     console().print(table)
