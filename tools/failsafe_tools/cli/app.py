@@ -12,7 +12,6 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from typing import Annotated, Any, NoReturn
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -75,21 +74,21 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-class ChoiceOf(click.Choice):  # type: ignore[type-arg]
-    """click.Choice (help shows `[1|2|3|emergency]`) whose bad value is our one line with the fix, exit 2."""
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        try:
-            return super().convert(value, param, ctx)
-        except click.BadParameter:
-            name = param.opts[0] if param is not None and param.opts else "value"
-            fail(f"{name} {value}", f"choose one of {', '.join(map(str, self.choices))}")
-
-
-def level_choice() -> ChoiceOf:
+def level_values() -> list[str]:
     from failsafe.domain.plans import Level
 
-    return ChoiceOf([level.value for level in Level], case_sensitive=False)
+    return [level.value for level in Level]
+
+
+def level_option(help_text: str = "Rollback level (seed 004's vocabulary).") -> Any:
+    """`--level`: help and shell completion show the choices (`[1|2|3|emergency]`, as click.Choice would);
+    a bad value is our one line with the fix (exit 2), checked where the command parses it."""
+    return typer.Option(
+        "--level",
+        metavar="[" + "|".join(level_values()) + "]",
+        autocompletion=level_values,
+        help=help_text,
+    )
 
 
 def fail(what: str, message: str) -> NoReturn:

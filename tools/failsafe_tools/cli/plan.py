@@ -28,7 +28,7 @@ from failsafe.domain.diff import BlastRadius, ScopeDiff, TrafficShares, blast_ra
 from failsafe.domain.plans import DEFAULT_PLAN, Level, Plan, PlanError, Stage, apply_to_document
 from failsafe.domain.scope import Scope, ScopeError
 from failsafe.domain.toggles import Metadata, ToggleDocument
-from failsafe_tools.cli.app import fail, level_choice
+from failsafe_tools.cli.app import fail, level_option
 from failsafe_tools.cli.output import emit_json, friendly_errors, notice, plural
 from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, Target, TargetOpt, resolve
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
@@ -118,7 +118,7 @@ def register(app: typer.Typer) -> None:
 
 def plan_command(
     *,
-    level: Annotated[str, typer.Option("--level", click_type=level_choice(), help="Rollback level.")],
+    level: Annotated[str, level_option()],
     scope: Annotated[
         str, typer.Option("--scope", help="service/environment[/region=a,b][/cohort=c][/client=d]")
     ] = DEFAULT_SCOPE,

@@ -22,7 +22,7 @@ from rich.table import Table
 from failsafe.aws.audit_log import AuditEntry, AuditLog
 from failsafe.aws.state_store import StateStore
 from failsafe.domain.plans import DEFAULT_PLAN, Level
-from failsafe_tools.cli.app import level_choice
+from failsafe_tools.cli.app import level_option
 from failsafe_tools.cli.output import (
     FAILED,
     INTERRUPTED,
@@ -75,9 +75,7 @@ WaitOpt = Annotated[
         "misses its target time (measured on the stack's clock from the recorded timestamps).",
     ),
 ]
-LevelOpt = Annotated[
-    str, typer.Option("--level", click_type=level_choice(), help="Rollback level (seed 004's vocabulary).")
-]
+LevelOpt = Annotated[str, level_option()]
 
 
 def register(app: typer.Typer) -> None:
