@@ -451,7 +451,12 @@ def follow_level(
                         f"{safe(pending.requested_by)}, expires {pending.expires_at:%H:%M:%S}{clock_note}): "
                         f"failsafe approve {safe(incident_id)} --as SOMEONE-ELSE"
                     )
-            entries = audit.entries(incident_id=incident_id)
+            # the record says "applied" first; the audit entry that proves it (and times it) follows it
+            entries = (
+                audit.entries(incident_id=incident_id)
+                if record.lifecycle.applied_stage == final_stage
+                else []
+            )
             recorded = level_outcome(entries, final_stage, requested_by)
             if recorded is not None:
                 outcome, message = in_force_outcome(
