@@ -269,7 +269,9 @@ def down(
         result = stop_server(state_file)
     except NotRunningError:
         if as_json:
-            typer.echo(json.dumps({"stopped": False, "running": False, "state_file": str(state_file)}))
+            typer.echo(
+                json.dumps({"stopped": False, "running": False, "state_file": str(state_file)}, indent=2)
+            )
             return
         console.print(
             f"No local stack is running (no state file {escape(str(state_file))}); nothing to stop."
@@ -285,7 +287,8 @@ def down(
                     "stale": result.stale,
                     "pid": result.pid,
                     "endpoint": result.endpoint,
-                }
+                },
+                indent=2,
             )
         )
         return
@@ -308,7 +311,7 @@ def status(
         raise _error(str(exc)) from None
     if state is None:
         if as_json:
-            typer.echo(json.dumps({"running": False, "state_file": str(state_file)}))
+            typer.echo(json.dumps({"running": False, "state_file": str(state_file)}, indent=2))
             raise typer.Exit(1)
         console.print(
             f"No local stack is running (no state file {escape(str(state_file))}). "
@@ -316,7 +319,7 @@ def status(
         )
         raise typer.Exit(1)
     if as_json and (not pid_alive(state.pid) or not healthy(state)):
-        typer.echo(json.dumps({"running": False, "pid": state.pid, "endpoint": state.endpoint}))
+        typer.echo(json.dumps({"running": False, "pid": state.pid, "endpoint": state.endpoint}, indent=2))
         raise typer.Exit(1)
     if not pid_alive(state.pid):
         console.print(
