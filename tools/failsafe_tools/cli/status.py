@@ -161,7 +161,11 @@ def in_flight_deployments(target: Target) -> list[dict[str, Any]]:
     for item in sorted(items, key=lambda i: int(i["DeploymentNumber"])):
         if item.get("State") not in IN_FLIGHT_STATES:
             continue
-        strategy = str(item.get("DeploymentStrategyId", ""))
+        # ListDeployments' summaries carry no strategy id: ask for the (few) deployments in flight
+        detail = appconfig.get_deployment(
+            ApplicationId=app, EnvironmentId=env, DeploymentNumber=int(item["DeploymentNumber"])
+        )
+        strategy = str(detail.get("DeploymentStrategyId", ""))
         found.append(
             {
                 "deployment_number": int(item["DeploymentNumber"]),
