@@ -49,7 +49,7 @@ NOT_RUN = {
 # Lines that run with one addition, and why.
 ADDED = {
     # the runbook's next line is another person approving: following the approval wait here would block
-    'failsafe rollback --level 3 --scope recommender/prod --reason "bad release 2026.11.3"': ["--no-wait"],
+    "failsafe rollback --level 3 --scope recommender/prod --reason 'bad release 2026.11.3'": ["--no-wait"],
 }
 
 
@@ -136,6 +136,8 @@ def test_walk_the_readme_and_the_runbook_on_the_local_stack(
 ) -> None:
     """Each line runs in order and exits 0 (as documented); the setups are what the operator did before."""
     monkeypatch.chdir(tmp_path)
+    documented = {line for _, line in documented_lines()}
+    assert set(NOT_RUN) | set(ADDED) <= documented, "a NOT_RUN/ADDED line is no longer in the docs"
     store = StateStore(stack.client("dynamodb"), stack.outputs["StateTableName"])
     incident = {"id": ""}
 
