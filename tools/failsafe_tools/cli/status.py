@@ -196,7 +196,10 @@ def waiting_for(record: ScopeRecord, execution: str | None, now: datetime, deplo
         left = max(0.0, (life.verify_until - now).total_seconds())
         return f"the verify window: green until {life.verify_until:%H:%M:%S} ({duration(left)} left)"
     if record.incident_id and record.hold_until_recovered:
-        return f"held until recovered: failsafe recover --scope {record.scope_key} --reason ..."
+        return (
+            "a person to recover it: the level holds until recovered "
+            f"(failsafe recover --scope {record.scope_key} --reason ...)"
+        )
     if deploying:
         return "the deployment in flight to complete"
     if record.incident_id:
