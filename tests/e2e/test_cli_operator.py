@@ -149,6 +149,45 @@ def test_wait_measures_the_level_on_the_stack_clock_from_the_audit_log(stack: Lo
     assert "holds until recovered" in status["scopes"][0]["waiting_for"]
 
 
+def test_level_3_says_what_the_revert_did(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given alice runs level 3 with --wait, and bob approves the revert while she waits
+    def approve_when_asked(_seconds: float) -> None:
+        current = record(stack)
+        if current is not None and current.pending_approval is not None:
+            stack.client("lambda").invoke(
+                FunctionName=stack.outputs["ApprovalCallbackFunctionName"],
+                Payload=json.dumps(
+                    {
+                        "incident_id": current.incident_id,
+                        "decision": "approve",
+                        "approver": "bob",
+                        "reason": "ok",
+                    }
+                ).encode(),
+            )
+        time.sleep(0.3)
+
+    monkeypatch.setattr("failsafe_tools.cli.rollback._pause", approve_when_asked)
+    result = cli("rollback", "--level", "3", "--reason", "bad release", "--yes", "--as", "alice")
+    monkeypatch.undo()
+
+    # Then its last line is what the audit log recorded for the revert, and the exit code follows it
+    incident = record(stack).incident_id
+    log = json_of(cli("audit", "log", "--incident", incident, "--json"))
+    skipped = [e for e in log if e["action"] == "release:revert_skipped"]
+    reverted = [e for e in log if e["action"] == "release:revert"]
+    assert skipped or reverted, log
+    if skipped:
+        assert result.exit_code == 1, result.output
+        assert "revert: the revert did not happen" in result.output
+        assert "revert is in force" not in result.output
+        status = json_of(cli("status", "--scope", SCOPE, "--json"))["scopes"][0]
+        assert status["revert_skipped"] == skipped[-1]["reason"]
+    else:
+        assert result.exit_code == 0, result.output
+        assert "revert is in force" in result.output
+
+
 def test_status_shows_a_gradual_restore_and_watch_redraws_until_normal(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,8 +15,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from failsafe.aws.audit_log import AuditLog
 from failsafe.aws.state_store import ScopeRecord, StateStore
 from failsafe.domain import metrics as contract
+from failsafe.domain.plans import DEFAULT_PLAN
 from failsafe.domain.scope import DIMENSION_ENVIRONMENT, DIMENSION_SERVICE, Scope, ScopeError
 from failsafe.reporting.timeline import document_version
 from failsafe_tools.cli.output import (
@@ -178,6 +180,21 @@ def in_flight_deployments(target: Target) -> list[dict[str, Any]]:
     return found
 
 
+def revert_skipped_in(target: Target, record: ScopeRecord) -> str | None:
+    """Why the revert of the incident did not happen, when its action stage is "applied" but the audit log
+    says `release:revert_skipped` (the stage column alone would claim the revert is in force)."""
+    applied = record.lifecycle.applied_stage
+    if not record.incident_id or applied is None or applied not in DEFAULT_PLAN.stage_names:
+        return None
+    if DEFAULT_PLAN.stage(applied).action is None:
+        return None
+    audit = AuditLog(target.client("dynamodb"), target.output("AuditTableName"))
+    skipped = [
+        e for e in audit.entries(incident_id=record.incident_id) if e.action == "release:revert_skipped"
+    ]
+    return skipped[-1].reason if skipped else None
+
+
 def waiting_for(record: ScopeRecord, execution: str | None, now: datetime, deploying: bool) -> str | None:
     """What the scope waits for, in the operator's words (None: nothing, it is NORMAL and settled)."""
     life = record.lifecycle
@@ -229,6 +246,7 @@ def status_data(target: Target, scope: Scope | None) -> dict[str, Any]:
             except Exception as exc:  # a stopped stack may have forgotten it: show why, keep going
                 execution = f"unknown ({type(exc).__name__})"
         pending = record.pending_approval
+        skipped = revert_skipped_in(target, record)
         scopes.append(
             {
                 "scope": record.scope_key,
@@ -240,6 +258,7 @@ def status_data(target: Target, scope: Scope | None) -> dict[str, Any]:
                 "pending_approval": pending.stage if pending else None,
                 "approval_expires_at": pending.expires_at.isoformat() if pending else None,
                 "held_until_recovered": bool(record.incident_id and record.hold_until_recovered),
+                "revert_skipped": skipped,
                 "waiting_for": waiting_for(record, execution, now, bool(in_flight)),
                 "verify_until": record.lifecycle.verify_until.isoformat()
                 if record.lifecycle.verify_until
@@ -295,8 +314,14 @@ def verdict(data: dict[str, Any]) -> tuple[str, int] | None:
         if s.get("incident_id") and s.get("execution") in ENDED_WORKFLOW:
             return f"{s['scope']}: the workflow ended {s['execution']}; a person must act", NEEDS_PERSON
         if s.get("held_until_recovered") and s.get("stage") == s.get("applied_stage"):
+            in_force = (
+                f"{s.get('applied_stage')} did not happen ({s['revert_skipped']}); the stages before it are "
+                "in force"
+                if s.get("revert_skipped")
+                else f"{s.get('applied_stage')} is in force"
+            )
             return (
-                f"{s['scope']}: {s.get('applied_stage')} is in force and held until recovered "
+                f"{s['scope']}: {in_force} and held until recovered "
                 f"(failsafe recover --scope {s['scope']} --reason ...)",
                 NEEDS_PERSON,
             )
@@ -313,6 +338,8 @@ def summary_line(data: dict[str, Any]) -> str:
         stage = s.get("stage") or "-"
         if s.get("applied_stage"):
             stage += f" (applied {s['applied_stage']})"
+        if s.get("revert_skipped"):
+            stage += f" (revert skipped: {s['revert_skipped']})"
         part = f"{s['scope']} {s['state']} stage {stage}"
         if s.get("execution"):
             part += f" workflow {s['execution']}"
@@ -454,6 +481,8 @@ def renderables(data: dict[str, Any]) -> list[RenderableType]:
         stage = s.get("stage") or "-"
         if s.get("applied_stage"):
             stage += f" ({s['applied_stage']})"
+        if s.get("revert_skipped"):
+            stage += f"\nrevert skipped: {s['revert_skipped']}"
         colour = (
             "green" if s["state"] == "NORMAL" else "red" if s["state"] == "ROLLBACK_PENDING" else "yellow"
         )
