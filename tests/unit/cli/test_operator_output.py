@@ -287,3 +287,13 @@ def test_watch_redraws_in_place_on_a_terminal_and_prints_lines_otherwise(
     assert "gradual, 80%" in printed[1]
     assert "(simulated clock, 60x)" in printed[0]
     assert "NORMAL, nothing deploying" in printed[-1]
+
+
+def test_abort_names_the_incident_it_stops() -> None:
+    # Given an abort request without the incident / When parsed / Then refused with the fix
+    from failsafe.controller import manual
+
+    with pytest.raises(manual.ManualRequestError, match="incident_id is required to abort"):
+        manual.parse_request(
+            {"action": "abort", "scope": "recommender/prod", "reason": "r", "requested_by": "a"}
+        )
