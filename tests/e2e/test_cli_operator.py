@@ -76,6 +76,14 @@ def json_of(result: Result) -> Any:
     return json.loads("\n".join(own_lines(result.stdout)))
 
 
+def applied(result: Result) -> bool:
+    """A level followed to "in force" exits 0, or 1 when it missed its target time: the stack's clock runs
+    while this loaded host computes, so which one is a benchmark's business; the output must say which."""
+    if result.exit_code == 0:
+        return "is in force" in result.output
+    return result.exit_code == 1 and "is in force but missed its target" in result.output
+
+
 def wait_for(predicate: Any, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -96,7 +104,7 @@ def error_line(result: Result) -> str:
 def test_level_1_while_stage_2_is_in_force_is_reported_once_stage_1_is(stack: LocalStack) -> None:
     # Given stage 2 in force
     two = cli("rollback", "--level", "2", "--scope", SCOPE, "--reason", "errors", "--yes", "--as", "alice")
-    assert two.exit_code == 0, two.output
+    assert applied(two), two.output
     assert "stage_2 is in force" in two.output
 
     # When level 1 is asked for on the same incident
@@ -126,10 +134,11 @@ def test_wait_measures_the_level_on_the_stack_clock_from_the_audit_log(stack: Lo
     )
     after = stack.clock.now()
 
-    # Then the outcome is the audit's: request -> stage recorded in force, against the stage's target
-    assert result.exit_code == 0, result.output
+    # Then the outcome is the audit's: request -> stage recorded in force, against the stage's target, and
+    # the exit code follows it
     data = json_of(result)
     outcome = data["outcome"]
+    assert result.exit_code == (0 if outcome["target_met"] else 1), result.output
     incident = data["result"]["incident_id"]
     entries = AuditLog(stack.client("dynamodb"), stack.outputs["AuditTableName"]).entries(
         incident_id=incident
@@ -192,7 +201,7 @@ def test_status_shows_a_gradual_restore_and_watch_redraws_until_normal(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the kill switch in force, then recovered with the gradual strategy (restore still deploying)
-    assert cli("kill-switch", "on", "--reason", "blank lists", "--yes", "--as", "alice").exit_code == 0
+    assert applied(cli("kill-switch", "on", "--reason", "blank lists", "--yes", "--as", "alice"))
     recovered = cli("recover", "--scope", SCOPE, "--reason", "fixed", "--yes", "--as", "alice")
     assert recovered.exit_code == 0, recovered.output
 
@@ -226,7 +235,7 @@ def test_status_shows_a_gradual_restore_and_watch_redraws_until_normal(
 
 def test_watch_prints_lines_when_not_a_terminal_and_ends_when_a_person_is_needed(stack: LocalStack) -> None:
     # Given the kill switch pulled by hand (it holds until recovered)
-    assert cli("kill-switch", "on", "--reason", "bad model", "--yes", "--as", "alice").exit_code == 0
+    assert applied(cli("kill-switch", "on", "--reason", "bad model", "--yes", "--as", "alice"))
 
     # When status --watch runs without a terminal
     result = cli("status", "--watch", "--scope", SCOPE)
@@ -242,7 +251,7 @@ def test_watch_prints_lines_when_not_a_terminal_and_ends_when_a_person_is_needed
 def test_abort_stops_the_workflow_and_keeps_what_is_in_force(stack: LocalStack) -> None:
     # Given level 2 in force, its workflow running (held until recovered, checking health)
     started = cli("rollback", "--level", "2", "--reason", "errors", "--yes", "--as", "alice", "--json")
-    assert started.exit_code == 0, started.output
+    assert started.exit_code == (0 if json_of(started)["outcome"]["target_met"] else 1), started.output
     incident = json_of(started)["result"]["incident_id"]
     toggles_before = json_of(cli("toggles", "show", "--json"))
 
@@ -293,7 +302,7 @@ def test_kill_switch_off_when_already_off_says_so(stack: LocalStack) -> None:
 
 def test_plan_reads_the_deployed_document_and_the_stack_scope(stack: LocalStack) -> None:
     # Given the kill switch in force (the deployed document holds its override)
-    assert cli("kill-switch", "on", "--reason", "blank lists", "--yes", "--as", "alice").exit_code == 0
+    assert applied(cli("kill-switch", "on", "--reason", "blank lists", "--yes", "--as", "alice"))
     incident = record(stack).incident_id
 
     # When level 1 is planned
@@ -375,9 +384,9 @@ def test_every_command_has_json_that_parses(stack: LocalStack, tmp_path: Path) -
     cases: dict[tuple[str, ...], tuple[Any, ...]] = {
         ("plan",): (None, ["plan", "--level", "2", "--json"], 0),
         ("status",): (None, ["status", "--json"], 0),
-        ("rollback",): (None, ["rollback", "--level", "1", "--reason", "r", "--yes", *who, "--json"], 0),
+        ("rollback",): (None, ["rollback", "--level", "1", "--reason", "r", "--yes", *who, "--json"], None),
         ("recover",): (None, ["recover", "--reason", "r", "--yes", "--immediate", *who, "--json"], 0),
-        ("kill-switch",): (None, ["kill-switch", "on", "--reason", "r", "--yes", *who, "--json"], 0),
+        ("kill-switch",): (None, ["kill-switch", "on", "--reason", "r", "--yes", *who, "--json"], None),
         ("approve",): (level_3, ["approve", "{incident}", "--as", "bob", "--json"], 0),
         ("reject",): (
             level_3,
@@ -413,5 +422,7 @@ def test_every_command_has_json_that_parses(stack: LocalStack, tmp_path: Path) -
             setup()
         argv = [a.replace("{incident}", incidents.get("last", "")) for a in args]
         result = cli(*argv)
-        assert result.exit_code == code, (path, result.output)
-        json_of(result)
+        data = json_of(result)
+        # a level followed with --wait (code None): 0, or 1 when it missed its target (said in the JSON)
+        expected = (0 if data["outcome"]["target_met"] else 1) if code is None else code
+        assert result.exit_code == expected, (path, result.output)

@@ -349,6 +349,12 @@ def level_outcome(
     return None if applied is None else (asked, applied)
 
 
+def reached(applied: str | None, final_stage: str) -> bool:
+    """`applied` is `final_stage` or a later one (the controller may escalate past it between two polls)."""
+    order = DEFAULT_PLAN.stage_names
+    return applied in order and order.index(applied) >= order.index(final_stage)
+
+
 def revert_skipped(entries: Sequence[AuditEntry]) -> AuditEntry | None:
     return next((e for e in reversed(entries) if e.action == "release:revert_skipped"), None)
 
@@ -454,7 +460,7 @@ def follow_level(
             # the record says "applied" first; the audit entry that proves it (and times it) follows it
             entries = (
                 audit.entries(incident_id=incident_id)
-                if record.lifecycle.applied_stage == final_stage
+                if reached(record.lifecycle.applied_stage, final_stage)
                 else []
             )
             recorded = level_outcome(entries, final_stage, requested_by)
