@@ -111,10 +111,12 @@ def test_level_1_while_stage_2_is_in_force_is_reported_once_stage_1_is(stack: Lo
     one = cli("rollback", "--level", "1", "--scope", SCOPE, "--reason", "calmer", "--yes", "--as", "alice")
 
     # Then the CLI says stage_1 is in force only when the stack recorded it (not "stage_2 is in force")
-    assert one.exit_code == 0, one.output
+    assert applied(one), one.output
     assert "stage_2 is in force" not in one.output
     assert re.search(
-        r"stage_1 is in force in \d+ s on the stack's clock \(simulated clock, 75x\)", one.output
+        r"stage_1 is in force( but missed its target:)? in [\d.]+ (s|min) on the stack's clock "
+        r"\(simulated clock, 75x\)",
+        one.output,
     )
     assert record(stack).lifecycle.applied_stage == "stage_1"
     # and a manual level holds until recovered (said so)
