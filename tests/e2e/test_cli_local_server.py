@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,8 @@ def state_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         "LogLevel=WARNING",
     )
     assert up.exit_code == 0, up.output
+    # no terminal here: progress is printed as lines, not a bar that a log would show as one blank line
+    assert re.search(r"provisioning \d+/\d+: created \w+ \(AWS::", up.stderr), up.stderr
     yield path
     cli("local", "down", "--state-file", str(path))
 
@@ -59,6 +63,25 @@ def test_commands_use_the_running_local_server(state_file: Path) -> None:
     assert "dry run: nothing was changed" in plan.output
     after = json.loads(cli("status", "--json", "--state-file", str(state_file)).output)
     assert all(scope["state"] == "NORMAL" and scope["incident_id"] is None for scope in after["scopes"])
+
+
+def test_times_are_the_servers_simulated_clock(state_file: Path) -> None:
+    # Given the server's clock (60x, anchored in its state file)
+    from failsafe_tools.local.server import read_state
+
+    state = read_state(state_file)
+    assert state is not None
+
+    # When status is asked between two readings of that clock
+    before = state.clock_now()
+    data = json.loads(cli("status", "--json", "--state-file", str(state_file)).output)
+    after = state.clock_now()
+
+    # Then its time is the server's simulated clock (not this host's), and it says so
+    assert data["clock"] == "simulated clock, 60x"
+    assert before is not None
+    assert after is not None
+    assert before <= datetime.fromisoformat(data["at"]).timestamp() <= after
 
 
 def test_a_stopped_server_is_one_line_with_the_fix(tmp_path: Path) -> None:

@@ -80,11 +80,9 @@ class Executions:
     def status(self, execution_arn: str) -> str:
         return str(self._client.describe_execution(executionArn=execution_arn)["status"])
 
-    def stop(self, execution_arn: str, cause: str) -> None:
+    def stop(self, execution_arn: str, cause: str, error: str = "ManualOverride") -> None:
         try:
-            self._client.stop_execution(
-                executionArn=execution_arn, error="ManualOverride", cause=cause[:32768]
-            )
+            self._client.stop_execution(executionArn=execution_arn, error=error, cause=cause[:32768])
         except Exception as exc:
             if _code(exc) not in ("ExecutionDoesNotExist",):
                 raise

@@ -8,6 +8,10 @@
   running execution applies it.
 - Level 3 ends with the release revert, which waits for an approval by someone other than the requester.
   The kill switch (emergency) needs no approval but a reason.
+- `abort` stops the incident's running workflow (StopExecution) and keeps what is in force: no toggle is
+  deployed or withdrawn, a pending approval is dropped, the scope holds its stage until `recover`. Audited as
+  `execution:aborted`. A level asked for on an incident whose workflow no longer runs is refused with the fix
+  (recover first): it would join a workflow that will never apply it.
 - `recover` is the audited manual override back to NORMAL: it stops the execution and does the close-out
   the execution no longer reaches: re-attaches the guardrail monitors, deploys the pre-incident toggles of
   the scope (gradual strategy unless `immediate`), notifies SNS, resolves the page and writes the report.
@@ -53,8 +57,10 @@ class ForeignScopeError(ManualRequestError):
 class ManualRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    action: Literal["rollback", "recover"] = "rollback"
+    action: Literal["rollback", "recover", "abort"] = "rollback"
     level: Level | None = None
+    # abort: the incident the operator means (refused when the scope's open incident is another one)
+    incident_id: str | None = Field(None, min_length=1, max_length=256)
     scope: str = Field(..., min_length=1, max_length=MAX_SCOPE_KEY_LENGTH)
     reason: str = Field(..., min_length=1, max_length=1024)
     requested_by: str = Field(..., min_length=1, max_length=128)
@@ -88,6 +94,10 @@ def parse_request(event: Any) -> ManualRequest:
             else:
                 problems.append(f"{field}: {err['msg']}")
         raise ManualRequestError("; ".join(problems)) from exc
+    if request.action == "abort" and not request.incident_id:
+        raise ManualRequestError(
+            "incident_id is required to abort: give the incident shown by failsafe status"
+        )
     if request.action == "rollback" and request.level is None:
         raise ManualRequestError(f"level is required for a rollback: choose one of {LEVELS}")
     try:
@@ -118,6 +128,8 @@ def handle(rt: Runtime, request: ManualRequest) -> dict[str, Any]:
         raise ForeignScopeError(reason)
     if request.action == "recover":
         return recover(rt, request, scope)
+    if request.action == "abort":
+        return abort(rt, request, scope)
     assert request.level is not None
     final = rt.plan.final_stage_of(request.level)
     if request.dry_run:
@@ -195,11 +207,26 @@ def dry_run(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> 
     }
 
 
+def _ended_workflow(rt: Runtime, record: ScopeRecord) -> str | None:
+    """The status of the open incident's workflow when it no longer runs (aborted, failed), else None."""
+    if not record.has_open_incident or record.execution_arn is None:
+        return None
+    status = rt.executions.status(record.execution_arn)
+    return None if status == "RUNNING" else status
+
+
 def start(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> dict[str, Any]:
     for _ in range(8):
         current = rt.state.get(scope.key)
         record = current or ScopeRecord.fresh(scope, rt.plan)
         opening = not record.has_open_incident
+        ended = None if opening else _ended_workflow(rt, record)
+        if ended is not None:
+            raise ManualRequestError(
+                f"scope {scope.key}: the workflow of incident {record.incident_id} is {ended}; no level "
+                f"can join it. Recover the scope first (failsafe recover --scope {scope.key}), then run "
+                "the level again (a new incident)"
+            )
         incident_id = incident_id_for(scope, rt.now(), prefix="man") if opening else record.incident_id
         try:
             moved = apply_event(
@@ -331,6 +358,68 @@ def _remember_execution(rt: Runtime, scope: Scope, incident_id: str, arn: str) -
         lambda r: r.model_copy(update={"execution_arn": arn}) if r.incident_id == incident_id else None,
         plan=rt.plan,
     )
+
+
+def abort(rt: Runtime, request: ManualRequest, scope: Scope) -> dict[str, Any]:
+    """Stop the incident's running workflow and keep what is in force (audited, held until recovered)."""
+    current = rt.state.get(scope.key)
+    if current is None or not current.has_open_incident:
+        raise ManualRequestError(f"scope {scope.key} has no open incident; nothing to abort")
+    if current.incident_id != request.incident_id:
+        raise ManualRequestError(
+            f"incident {request.incident_id} is not the open incident of {scope.key} "
+            f"({current.incident_id}); check the id with failsafe status"
+        )
+    if current.execution_arn is None or (status := rt.executions.status(current.execution_arn)) != "RUNNING":
+        ended = "none" if current.execution_arn is None else status
+        raise ManualRequestError(
+            f"incident {current.incident_id} has no running workflow (status: {ended}); nothing to abort. "
+            f"End it with failsafe recover --scope {scope.key}"
+        )
+    stored = rt.state.save(
+        current,
+        current.model_copy(
+            update={
+                "pending_approval": None,
+                "hold_until_recovered": True,
+                "updated_at": rt.now(),
+                "updated_by": request.requested_by,
+            }
+        ),
+    )
+    life = stored.lifecycle
+    kept = life.applied_stage or "nothing (no stage was in force yet)"
+    rt.executions.stop(
+        current.execution_arn,
+        f"aborted by {request.requested_by}: {request.reason}; in force: {kept}",
+        error="OperatorAbort",
+    )
+    rt.record(
+        AuditEvent(
+            action="execution:aborted",
+            actor=request.requested_by,
+            reason=request.reason,
+            scope_key=scope.key,
+            incident_id=current.incident_id,
+            before={"execution_arn": current.execution_arn, "stage": life.stage},
+            after={"applied_stage": life.applied_stage, "hold_until_recovered": True},
+            details={
+                "kept_in_force": life.applied_stage,
+                "dropped_approval": current.pending_approval.stage if current.pending_approval else None,
+                "deployed_config_version": stored.deployed_config_version,
+            },
+        )
+    )
+    return {
+        "dry_run": False,
+        "incident_id": current.incident_id,
+        "aborted": True,
+        "state": stored.state,
+        "stage": life.stage,
+        "applied_stage": life.applied_stage,
+        "stopped_execution": current.execution_arn,
+        "dropped_approval": current.pending_approval.stage if current.pending_approval else None,
+    }
 
 
 def recover(rt: Runtime, request: ManualRequest, scope: Scope) -> dict[str, Any]:

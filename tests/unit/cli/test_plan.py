@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import functools
 import json
+import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from failsafe_tools.cli.app import USAGE_ERROR, build_app
+from failsafe_tools.cli.plan import normal_document
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "infra" / "appconfig" / "runtime_toggles.example.json"
@@ -17,7 +21,18 @@ def runner() -> CliRunner:
     return CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
 
 
+@functools.cache
+def _normal_file() -> str:
+    """The normal baseline as a document file: these tests plan offline with --from (no stack); planning
+    against a running stack's deployed document is tests/e2e/test_cli_operator.py's."""
+    path = Path(tempfile.mkdtemp(prefix="plan-")) / "normal.json"
+    path.write_text(normal_document("prod", datetime.now(UTC)).model_dump_json(), encoding="utf-8")
+    return str(path)
+
+
 def _plan(runner: CliRunner, *args: str):
+    if "--from" not in args:
+        args = (*args, "--from", _normal_file())
     return runner.invoke(build_app(), ["plan", *args])
 
 
@@ -115,7 +130,7 @@ def test_other_scopes_overrides_stay_untouched(runner: CliRunner) -> None:
 
     # Then
     assert result.exit_code == 0, result.output
-    assert "1 other scope override(s) untouched" in result.output
+    assert "1 other scope override untouched" in result.output
     assert "region=eu-west-1" not in result.output.split("Toggle diff")[1]
 
 
@@ -136,7 +151,6 @@ def test_other_scopes_overrides_stay_untouched(runner: CliRunner) -> None:
             ["--level", "2", "--dry-run", "--scope", "recommender/staging", "--from", str(EXAMPLE)],
             "error: --scope recommender/staging: the document is for environment 'prod', not 'staging'",
         ),
-        (["--level", "2"], "error: --dry-run: plan only previews a level and deploys nothing; add --dry-run"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_a_non_zero_exit(
@@ -209,3 +223,30 @@ def test_app_lists_plan_as_a_command(runner: CliRunner) -> None:
     # Then
     assert result.exit_code == 0
     assert "plan" in result.output
+
+
+def test_plan_without_a_document_and_without_a_stack_refuses_with_the_fix(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    # Given no --from document and no local stack running
+    # When plan runs (it reads the deployed document of the target)
+    result = runner.invoke(build_app(), ["plan", "--level", "2", "--state-file", str(tmp_path / "none.json")])
+
+    # Then it says how to get a stack instead of planning against a built-in baseline
+    assert result.exit_code == USAGE_ERROR
+    assert result.stderr.strip().startswith("error: no local stack is running; start one with")
+    assert result.stdout == ""
+
+
+def test_plan_without_dry_run_is_still_only_a_preview_and_json_parses(runner: CliRunner) -> None:
+    # Given / When plan runs without --dry-run, as JSON
+    result = _plan(runner, "--level", "2", "--json")
+
+    # Then it is the same preview (nothing deployed) and the notify routing is the real one
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["changed"] is False
+    assert data["stages"] == ["stage_1", "stage_2"]
+    assert "SNS topic" in data["notify"]
+    assert "PagerDuty" in data["notify"]
+    assert "slack" not in data["notify"]

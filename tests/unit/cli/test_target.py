@@ -107,13 +107,52 @@ def test_unknown_target_kind(tmp_path: Path) -> None:
         resolve(target="staging", state_file=tmp_path / "none.json")
 
 
-def test_no_template_and_no_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given no running local stack and no template here
+def test_no_local_stack_is_refused_instead_of_a_throwaway_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given no running local stack, in a directory with a template (where a stack used to be started for
+    # the one command and vanish with it)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "template.yaml").write_text(json.dumps(TEMPLATE), encoding="utf-8")
+
+    # When --target local is resolved / Then it refuses with the fix: start one, or name a deployed stack
+    with pytest.raises(TargetError, match=r"no local stack is running; start one with `failsafe local up"):
+        resolve(state_file=tmp_path / "none.json")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status"],
+        ["rollback", "--level", "1", "--reason", "x", "--yes"],
+        ["kill-switch", "on", "--reason", "x", "--yes"],
+        ["kill-switch", "off", "--reason", "x", "--yes"],
+        ["recover", "--reason", "x", "--yes"],
+        ["abort", "man-x", "--reason", "x", "--yes"],
+        ["approve", "man-x"],
+        ["validate"],
+        ["audit", "log"],
+        ["toggles", "show"],
+        ["plan", "--level", "2"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_commands_refuse_without_a_stack_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    # Given no local stack and no --stack
     monkeypatch.chdir(tmp_path)
 
-    # When resolved / Then the ways out are listed
-    with pytest.raises(TargetError, match="run from the repository root, pass --template"):
-        resolve(state_file=tmp_path / "none.json", template=tmp_path / "template.yaml")
+    # When a command that reads or changes state runs
+    result = CliRunner().invoke(build_app(), [*args, "--state-file", str(tmp_path / "none.json")])
+
+    # Then it exits 2 with one line naming the fix, and nothing ran against a throwaway stack
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(
+        "error: no local stack is running; start one with `failsafe local up --detach`"
+    )
 
 
 def test_cli_prints_one_line_for_an_unreachable_stack(fake_credentials: None) -> None:

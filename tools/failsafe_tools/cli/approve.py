@@ -6,14 +6,21 @@ its task token. The requester of a stage cannot approve it; an expired approval 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from failsafe_tools.cli.output import console, fail, friendly_errors
-from failsafe_tools.cli.rollback import AsOpt, ReasonOpt, open_target, operator, require_reason, target_args
-from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, TargetOpt, TemplateOpt
+from failsafe_tools.cli.output import console, emit_json, fail, friendly_errors, safe
+from failsafe_tools.cli.rollback import (
+    AsOpt,
+    JsonOpt,
+    ReasonOpt,
+    open_target,
+    operator,
+    require_reason,
+    target_args,
+)
+from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, TargetOpt
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
 
 IncidentArg = Annotated[str, typer.Argument(help="The incident id (the workflow's execution name).")]
@@ -29,11 +36,11 @@ def approve_command(
     incident: IncidentArg,
     reason: ReasonOpt = None,
     approver: AsOpt = None,
+    as_json: JsonOpt = False,
     target: TargetOpt = "local",
     stack: StackOpt = None,
     region: RegionOpt = None,
     state_file: StateFileOpt = DEFAULT_STATE_FILE,
-    template: TemplateOpt = Path("template.yaml"),
 ) -> None:
     """Approve the stage an incident waits on (you cannot approve your own request)."""
     who = operator(approver)
@@ -42,7 +49,8 @@ def approve_command(
         "approve",
         reason.strip() if reason and reason.strip() else f"approved by {who}",
         who,
-        target_args(target, stack, region, state_file, template),
+        target_args(target, stack, region, state_file),
+        as_json=as_json,
     )
 
 
@@ -51,11 +59,11 @@ def reject_command(
     incident: IncidentArg,
     reason: ReasonOpt = None,
     approver: AsOpt = None,
+    as_json: JsonOpt = False,
     target: TargetOpt = "local",
     stack: StackOpt = None,
     region: RegionOpt = None,
     state_file: StateFileOpt = DEFAULT_STATE_FILE,
-    template: TemplateOpt = Path("template.yaml"),
 ) -> None:
     """Reject the stage an incident waits on; the controller stays at the stage already in force."""
     who = operator(approver)
@@ -64,11 +72,14 @@ def reject_command(
         "reject",
         require_reason(reason, "a rejection"),
         who,
-        target_args(target, stack, region, state_file, template),
+        target_args(target, stack, region, state_file),
+        as_json=as_json,
     )
 
 
-def decide(incident: str, decision: str, reason: str, who: str, args: dict[str, object]) -> None:
+def decide(
+    incident: str, decision: str, reason: str, who: str, args: dict[str, object], *, as_json: bool = False
+) -> None:
     if not incident.strip():
         fail("INCIDENT", "give the incident id shown by `failsafe status`")
     with friendly_errors():
@@ -80,8 +91,11 @@ def decide(incident: str, decision: str, reason: str, who: str, args: dict[str, 
             )
         finally:
             resolved.close()
+    if as_json:
+        emit_json(result)
+        return
     verb = "approved" if decision == "approve" else "rejected"
     console().print(
-        f"[green]{verb}[/] {result.get('stage')} of incident {result.get('incident_id')} "
-        f"as {result.get('decided_by')}"
+        f"[green]{verb}[/] {safe(result.get('stage'))} of incident {safe(result.get('incident_id'))} "
+        f"as {safe(result.get('decided_by'))}"
     )

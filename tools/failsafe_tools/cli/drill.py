@@ -19,7 +19,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from failsafe_tools.cli.output import abort, console, duration, fail
+from failsafe_tools.cli.output import abort, console, duration, emit_json, fail
 from failsafe_tools.drill.runner import (
     DEFAULT_SPEED,
     DrillError,
@@ -70,17 +70,17 @@ def drill_command(
         ),
     ] = None,
     list_scenarios: Annotated[bool, typer.Option("--list", help="List the scenarios and exit.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the scorecard (or --list) as JSON instead of the live panel."),
+    ] = False,
 ) -> None:
-    """Rehearse an incident end to end on the local stack and score it against the seeds' targets."""
+    """Rehearse an incident end to end on a private local stack and score it against the seeds' targets.
+
+    The drill provisions its own stack (it does not use `failsafe local up`) and stops it at the end."""
     out = console()
     if list_scenarios:
-        table = Table(title="Drill scenarios", title_justify="left")
-        table.add_column("scenario", style="bold")
-        table.add_column("fault")
-        table.add_column("expected level")
-        for s in SCENARIOS.values():
-            table.add_row(s.name, s.title, " or ".join(level.value for level in s.expected_levels))
-        out.print(table)
+        show_scenarios(as_json)
         return
     try:
         chosen = get_scenario(scenario)
@@ -105,7 +105,20 @@ def drill_command(
         parameters={"LogLevel": "WARNING", **overrides},
         lambda_python=sandbox_python,
     )
-    out.print(f"[bold]failsafe drill[/] {chosen.name}: {chosen.title}  [dim](clock {speed:g}x)[/]")
+    if as_json:
+        try:
+            result = run_drill(options, progress=None, stop=threading.Event())
+        except (DrillError, LocalStackError, ProvisionError) as exc:
+            abort(f"the drill could not run: {exc}")
+        emit_json(result_json(result))
+        if not result.passed:
+            raise typer.Exit(1)
+        return
+    out.print(f"[bold]failsafe drill[/] {chosen.name}: {escape(chosen.title)}  [dim](clock {speed:g}x)[/]")
+    out.print(
+        "stack: a private local stack for this drill (provisioned now, stopped when the drill ends; "
+        "`failsafe local up` is not used)"
+    )
     if package is not None:
         out.print(f"functions: the built package in {escape(str(package))}, one sandbox process each")
     else:
@@ -168,6 +181,43 @@ def _panel(progress: DrillProgress | None) -> Table:
     table.add_row("fill rate", "-" if progress.fill_rate is None else f"{progress.fill_rate:.1f} %")
     table.add_row("requests served", str(progress.requests))
     return table
+
+
+def show_scenarios(as_json: bool) -> None:
+    if as_json:
+        emit_json(
+            [
+                {
+                    "scenario": s.name,
+                    "fault": s.title,
+                    "expected_levels": [level.value for level in s.expected_levels],
+                }
+                for s in SCENARIOS.values()
+            ]
+        )
+        return
+    table = Table(title="Drill scenarios", title_justify="left")
+    table.add_column("scenario", style="bold")
+    table.add_column("fault")
+    table.add_column("expected level")
+    for s in SCENARIOS.values():
+        table.add_row(s.name, escape(s.title), " or ".join(level.value for level in s.expected_levels))
+    console().print(table)
+
+
+def result_json(result: DrillResult) -> dict[str, object]:
+    return {
+        "scenario": result.scenario,
+        "incident_id": result.incident_id,
+        "final_state": result.final_state,
+        "passed": result.passed,
+        "interrupted": result.interrupted,
+        "requests": result.requests,
+        "wall_seconds": result.wall_seconds,
+        "scorecard": result.scorecard.model_dump(mode="json"),
+        "notes": list(result.notes),
+        "report_paths": {fmt: str(path) for fmt, path in result.report_paths.items()},
+    }
 
 
 def render_result(result: DrillResult) -> None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -66,11 +67,13 @@ def register(app: typer.Typer) -> None:
 
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True, emoji=False)
 
 
 def _error(message: str, code: int = 1) -> typer.Exit:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]error:[/] {escape(message)}")
+    Console(stderr=True, highlight=False, soft_wrap=True, emoji=False).print(
+        f"[red]error:[/] {escape(message)}"
+    )
     return typer.Exit(code)
 
 
@@ -89,6 +92,42 @@ class _ProgressView:
             completed=event.index if event.phase == "created" else event.index - 1,
             description=f"{verb} {event.logical_id} [dim]({event.resource_type})[/]",
         )
+
+
+class _ProgressLines:
+    """Provisioning progress for a log or CI (no terminal to draw a bar on): one line per resource created."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.phase == "created":
+            self.console.print(
+                f"provisioning {event.index}/{event.total}: created {escape(event.logical_id)} "
+                f"({escape(event.resource_type)})"
+            )
+
+
+class _NoBar:
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def start(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+
+def _progress_for(console: Console, as_json: bool) -> tuple[Any, Callable[[ProgressEvent], None]]:
+    """A Rich bar on a terminal; progress lines on stderr otherwise (a log, CI, or `--json`)."""
+    if console.is_terminal and not as_json:
+        bar = _progress(console)
+        return bar, _ProgressView(bar)
+    return _NoBar(), _ProgressLines(Console(stderr=True, highlight=False, soft_wrap=True, emoji=False))
 
 
 def _progress(console: Console) -> Progress:
@@ -157,6 +196,9 @@ def up(
     timeout: Annotated[
         float, typer.Option(help="With --detach: seconds to wait until it is healthy.")
     ] = 120.0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the running stack's state as JSON (progress on stderr).")
+    ] = False,
 ) -> None:
     """Start the local AWS and provision the template into it."""
     console = _console()
@@ -167,7 +209,8 @@ def up(
     parameters = _parameters(param or [])
     try:
         if detach:
-            with _progress(console) as progress:
+            bar, view = _progress_for(console, as_json)
+            with bar:
                 state = start_detached(
                     template,
                     host=DEFAULT_HOST,
@@ -178,20 +221,26 @@ def up(
                     stack_name=stack_name,
                     state_file=state_file,
                     timeout=timeout,
-                    progress=_ProgressView(progress),
+                    progress=view,
                 )
+            if as_json:
+                typer.echo(json.dumps(json.loads(state.to_json()), indent=2))
+                return
             _show(console, state, f"failsafe local stack running in the background (pid {state.pid})")
             console.print(
-                f"Stop it with: [bold]failsafe local down[/] (log: {state_file.with_suffix('.log')})"
+                "Stop it with: [bold]failsafe local down[/] "
+                f"(log: {escape(str(state_file.with_suffix('.log')))})"
             )
             return
 
-        progress = _progress(console)
-        view = _ProgressView(progress)
-        progress.start()
+        bar, view = _progress_for(console, as_json)
+        bar.start()
 
         def ready(state: ServerState) -> None:
-            progress.stop()
+            bar.stop()
+            if as_json:
+                typer.echo(json.dumps(json.loads(state.to_json()), indent=2))
+                return
             _show(console, state, "failsafe local stack running")
             console.print("Press Ctrl+C to stop (or run `failsafe local down` elsewhere).")
 
@@ -209,23 +258,47 @@ def up(
                 on_ready=ready,
             )
         finally:
-            progress.stop()
-        console.print("failsafe local stack stopped.")
+            bar.stop()
+        if not as_json:
+            console.print("failsafe local stack stopped.")
     except (ServerError, ProvisionError) as exc:
         raise _error(str(exc)) from None
 
 
 @local_app.command("down")
-def down(state_file: StateOpt = DEFAULT_STATE_FILE) -> None:
+def down(
+    state_file: StateOpt = DEFAULT_STATE_FILE,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was stopped as JSON.")] = False,
+) -> None:
     """Stop the local AWS started by `failsafe local up`."""
     console = _console()
     try:
         result = stop_server(state_file)
     except NotRunningError:
-        console.print(f"No local stack is running (no state file {state_file}); nothing to stop.")
+        if as_json:
+            typer.echo(
+                json.dumps({"stopped": False, "running": False, "state_file": str(state_file)}, indent=2)
+            )
+            return
+        console.print(
+            f"No local stack is running (no state file {escape(str(state_file))}); nothing to stop."
+        )
         return
     except ServerError as exc:
         raise _error(str(exc)) from None
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "stopped": not result.stale,
+                    "stale": result.stale,
+                    "pid": result.pid,
+                    "endpoint": result.endpoint,
+                },
+                indent=2,
+            )
+        )
+        return
     if result.stale:
         console.print(f"The local stack (pid {result.pid}) was no longer running; removed its state file.")
     else:
@@ -244,9 +317,16 @@ def status(
     except ServerError as exc:
         raise _error(str(exc)) from None
     if state is None:
+        if as_json:
+            typer.echo(json.dumps({"running": False, "state_file": str(state_file)}, indent=2))
+            raise typer.Exit(1)
         console.print(
-            f"No local stack is running (no state file {state_file}). Start one: failsafe local up --detach"
+            f"No local stack is running (no state file {escape(str(state_file))}). "
+            "Start one: failsafe local up --detach"
         )
+        raise typer.Exit(1)
+    if as_json and (not pid_alive(state.pid) or not healthy(state)):
+        typer.echo(json.dumps({"running": False, "pid": state.pid, "endpoint": state.endpoint}, indent=2))
         raise typer.Exit(1)
     if not pid_alive(state.pid):
         console.print(

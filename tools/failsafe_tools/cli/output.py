@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -15,14 +16,15 @@ from failsafe_tools.cli.app import USAGE_ERROR, fail
 from failsafe_tools.cli.target import FunctionFailed, TargetError
 
 FAILED = 1
+INTERRUPTED = 130
 
 
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True, emoji=False)
 
 
 def err_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def abort(message: str, code: int = FAILED) -> NoReturn:
@@ -45,12 +47,28 @@ def friendly_errors() -> Iterator[None]:
     except TargetError as exc:
         abort(str(exc), USAGE_ERROR)
     except FunctionFailed as exc:
-        abort(f"{exc.function}: {exc.message}")
+        # the operator's words, not the stack's internals: which function answered is in its logs
+        abort(exc.message)
     except ClientError as exc:
         error = exc.response.get("Error", {})
         abort(f"AWS said {error.get('Code', 'error')}: {error.get('Message', exc)}")
     except BotoCoreError as exc:
         abort(f"cannot reach AWS: {exc}")
+
+
+def emit_json(data: Any) -> None:
+    """The command's result as JSON on stdout (`--json`): one document, nothing else on stdout."""
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 warning`, `2 warnings`, `0 failures`."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
+def safe(value: object) -> str:
+    """Data (ARNs, reasons, scope keys) escaped for Rich: `:secret:` prints literally, `[x]` too."""
+    return escape(str(value))
 
 
 def duration(seconds: float | None) -> str:
@@ -65,4 +83,18 @@ def clock(at: datetime | None) -> str:
     return "-" if at is None else at.strftime("%H:%M:%S")
 
 
-__all__ = ["FAILED", "USAGE_ERROR", "abort", "clock", "console", "duration", "err_console", "fail", "notice"]
+__all__ = [
+    "FAILED",
+    "INTERRUPTED",
+    "USAGE_ERROR",
+    "abort",
+    "clock",
+    "console",
+    "duration",
+    "emit_json",
+    "err_console",
+    "fail",
+    "notice",
+    "plural",
+    "safe",
+]

@@ -1,8 +1,13 @@
-"""`failsafe plan --level 1|2|3|emergency --dry-run`: what a rollback level would change, and nothing else.
+"""`failsafe plan --level 1|2|3|emergency`: what a rollback level would change, and nothing else.
 
 The preview is computed by the domain (the same `apply_to_document` the controller deploys), so the dry
 run shows exactly what a real run would write: the toggle diff per scope, the target time, the approvals,
-the blast radius and the stages included.
+the blast radius, the stages included and who is notified.
+
+It plans against the document the target deploys now (`--target local` / `--stack NAME`) and refuses a
+scope outside the stack's service and environment. `--from FILE` plans against a document instead (no
+stack needed: the document's environment decides). `plan` never deploys: `--dry-run` is accepted, so a
+`rollback ... --dry-run` line can be turned into a plan by changing the verb, and changes nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +28,10 @@ from failsafe.domain.diff import BlastRadius, ScopeDiff, TrafficShares, blast_ra
 from failsafe.domain.plans import DEFAULT_PLAN, Level, Plan, PlanError, Stage, apply_to_document
 from failsafe.domain.scope import Scope, ScopeError
 from failsafe.domain.toggles import Metadata, ToggleDocument
-from failsafe_tools.cli.app import fail
+from failsafe_tools.cli.app import fail, level_option
+from failsafe_tools.cli.output import emit_json, friendly_errors, notice, plural
+from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, Target, TargetOpt, resolve
+from failsafe_tools.local.server import DEFAULT_STATE_FILE
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -47,6 +55,7 @@ class Preview(BaseModel):
     blast: BlastRadius
     escalates_to: Stage | None
     joins: str | None = None
+    notify: str = ""
 
     @property
     def final(self) -> Stage:
@@ -109,13 +118,13 @@ def register(app: typer.Typer) -> None:
 
 def plan_command(
     *,
-    level: Annotated[str, typer.Option("--level", help="Rollback level: 1, 2, 3 or emergency.")],
+    level: Annotated[str, level_option()],
     scope: Annotated[
         str, typer.Option("--scope", help="service/environment[/region=a,b][/cohort=c][/client=d]")
     ] = DEFAULT_SCOPE,
     from_file: Annotated[
         Path | None,
-        typer.Option("--from", help="Current toggles document (JSON). Default: the normal baseline."),
+        typer.Option("--from", help="Plan against this toggles document (JSON) instead of the deployed one."),
     ] = None,
     plan_file: Annotated[
         Path | None,
@@ -126,28 +135,97 @@ def plan_command(
         typer.Option("--traffic", help="Traffic shares by region/cohort/client (JSON) for the blast radius."),
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Required: `plan` only previews, it never deploys.")
+        bool,
+        typer.Option(
+            "--dry-run", help="Accepted for symmetry with `rollback --dry-run`: plan never deploys."
+        ),
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the preview as JSON.")] = False,
+    target: TargetOpt = "local",
+    stack: StackOpt = None,
+    region: RegionOpt = None,
+    state_file: StateFileOpt = DEFAULT_STATE_FILE,
 ) -> None:
-    """Show what a rollback level would change: toggle diff, target time, approvals, blast radius."""
-    if not dry_run:
-        fail("--dry-run", "plan only previews a level and deploys nothing; add --dry-run")
+    """Show what a rollback level would change (against the deployed toggles): diff, target time,
+    approvals, blast radius, notifications. Changes nothing."""
+    del dry_run  # plan is always a dry run
     chosen_level = _parse_level(level)
     chosen_scope = _parse_scope(scope)
-    now = datetime.now(UTC)
     plan = _load(plan_file, "--plan", Plan) if plan_file else DEFAULT_PLAN
     traffic = _load(traffic_file, "--traffic", TrafficShares) if traffic_file else None
     if from_file:
         document = _load(from_file, "--from", ToggleDocument)
         source = f"{from_file} (version {document.metadata.version})"
+        now = datetime.now(UTC)
+        routing = notify_routing(None)
     else:
-        document = normal_document(chosen_scope.environment, now)
-        source = "the normal baseline (built in)"
+        document, source, now, routing = _deployed(target, stack, region, state_file, chosen_scope)
     try:
         result = preview(document, plan, chosen_level, chosen_scope, source=source, traffic=traffic, at=now)
     except PlanError as error:
         fail(f"--scope {scope}", str(error).removeprefix(f"scope {chosen_scope.key}: "))
-    render(result, Console(highlight=False, soft_wrap=True))
+    result = result.model_copy(update={"notify": routing})
+    if as_json:
+        emit_json(preview_json(result))
+        return
+    render(result, Console(highlight=False, soft_wrap=True, emoji=False))
+
+
+def _deployed(
+    target: str, stack: str | None, region: str | None, state_file: Path, scope: Scope
+) -> tuple[ToggleDocument, str, datetime, str]:
+    """The deployed document, where it came from, the stack's clock and its notification routing."""
+    from failsafe_tools.cli.status import check_scope_in_stack
+    from failsafe_tools.cli.toggles_cmd import deployed_document
+
+    with friendly_errors():
+        resolved = resolve(target=target, stack=stack, region=region, state_file=state_file, notice=notice)
+        try:
+            check_scope_in_stack(scope, resolved)
+            version, document = deployed_document(resolved)
+            return (
+                document,
+                f"deployed config version {version} on {resolved.description} "
+                f"(document version {document.metadata.version})",
+                resolved.now(),
+                notify_routing(resolved),
+            )
+        finally:
+            resolved.close()
+
+
+def notify_routing(target: Target | None) -> str:
+    """Who is told, as the controller's notify step does it today (the same for every level): the stack's
+    SNS topic on every transition, PagerDuty paged when the rollback starts, escalates or fails and
+    resolved at the end (routing key in the stack's PagerDuty secret)."""
+    topic = target.outputs.get("NotificationTopicArn") if target is not None else None
+    secret = target.outputs.get("PagerDutySecretArn") if target is not None else None
+    return (
+        f"SNS topic {topic or '(the stack output NotificationTopicArn)'} on every transition; "
+        f"PagerDuty (routing key in {secret or 'the stack output PagerDutySecretArn'}) paged when the "
+        "rollback starts, escalates or fails, resolved when it ends"
+    )
+
+
+def preview_json(result: Preview) -> dict[str, Any]:
+    return {
+        "level": result.level.value,
+        "scope": result.scope.key,
+        "source": result.source,
+        "stages": [stage.name for stage in result.stages],
+        "target_seconds": result.final.target_seconds,
+        "approvals": [stage.name for stage in result.approvals],
+        "toggle_diff": [d.model_dump(mode="json") for d in result.diffs],
+        "blast_radius": result.blast.model_dump(mode="json"),
+        "escalates_to": result.escalates_to.name if result.escalates_to else None,
+        "joins": result.joins,
+        "notify": result.notify,
+        "document_version": {
+            "before": result.before.metadata.version,
+            "after": result.after.metadata.version,
+        },
+        "changed": False,
+    }
 
 
 def _parse_level(text: str) -> Level:
@@ -209,11 +287,11 @@ def render(result: Preview, console: Console) -> None:
     console.print(f"[bold]reason required[/]: {reason}")
     console.print(f"[bold]blast radius[/]: {_blast(result)}")
     console.print(f"[bold]recovery[/]: {_recovery(result)}")
-    console.print(f"[bold]notify[/]: {', '.join(c.value for c in final.notify) or 'nobody'}")
+    console.print(f"[bold]notify[/]: {escape(result.notify or notify_routing(None))}")
     untouched = len([o for o in result.after.overrides if o.scope != result.scope])
     console.print(
         f"[bold]document[/]: version {result.before.metadata.version} -> {result.after.metadata.version}; "
-        f"{untouched} other scope override(s) untouched"
+        f"{plural(untouched, 'other scope override')} untouched"
     )
 
 

@@ -27,9 +27,9 @@ from failsafe.reporting.timeline import (
     deployment_events,
     execution_events,
 )
-from failsafe_tools.cli.output import abort, console, fail, friendly_errors
+from failsafe_tools.cli.output import abort, console, fail, friendly_errors, safe
 from failsafe_tools.cli.rollback import open_target, target_args
-from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, Target, TargetOpt, TemplateOpt
+from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, Target, TargetOpt
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
 
 DRILL_REPORTS = Path(".failsafe/reports")
@@ -137,14 +137,18 @@ def report_command(
     incident: Annotated[str, typer.Argument(help="Incident id (the workflow's execution name).")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="md, json or html.")] = "md",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     drill_reports: Annotated[Path, typer.Option(help="Where drills write their reports.")] = DRILL_REPORTS,
     target: TargetOpt = "local",
     stack: StackOpt = None,
     region: RegionOpt = None,
     state_file: StateFileOpt = DEFAULT_STATE_FILE,
-    template: TemplateOpt = Path("template.yaml"),
 ) -> None:
     """The incident report: merged timeline, efficacy before/after, who did what, where to dig."""
+    if as_json:
+        if fmt not in ("md", "json"):
+            fail(f"--json --format {fmt}", "--json is --format json; drop one of them")
+        fmt = "json"
     if fmt not in RENDERERS:
         fail(f"--format {fmt}", f"choose one of {', '.join(RENDERERS)}")
     if not incident.strip() or "/" in incident:
@@ -152,7 +156,7 @@ def report_command(
     report = from_drill(incident, drill_reports) if stack is None else None
     if report is None:
         with friendly_errors():
-            resolved = open_target(target_args(target, stack, region, state_file, template))
+            resolved = open_target(target_args(target, stack, region, state_file))
             try:
                 report = collect(resolved, incident)
                 where = resolved.description
@@ -165,6 +169,6 @@ def report_command(
     text = render(report, fmt)
     if output is not None:
         output.write_text(text, encoding="utf-8")
-        console().print(f"wrote {output}")
+        console().print(f"wrote {safe(output)}")
         return
     typer.echo(text, nl=False)

@@ -6,7 +6,9 @@ stack's outputs.
 - `--target local` (the default): the local AWS. In order, it uses
   1. a `LocalStack` this process is already running (a drill, or a test that called `use_local_stack`);
   2. a `failsafe local up` server, found through its state file (`.failsafe/local.json`);
-  3. otherwise an embedded stack started for this command (and stopped when it ends).
+  3. otherwise it refuses with one line naming the fix: a stack started for one command would vanish with
+     it (a rollback "applied" to nothing, a status of an empty stack). Only `failsafe drill` owns a private
+     stack, and it says so.
 
 Anything that prevents reaching the target raises `TargetError` with one line that names the fix.
 """
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,9 +40,6 @@ StackOpt = Annotated[
 RegionOpt = Annotated[str | None, typer.Option("--region", help="AWS region of --stack.")]
 StateFileOpt = Annotated[
     Path, typer.Option("--state-file", help="State file of a running `failsafe local up`.", show_default=True)
-]
-TemplateOpt = Annotated[
-    Path, typer.Option("--template", help="template.yaml for an embedded local stack.", show_default=True)
 ]
 
 
@@ -68,6 +66,7 @@ class Target:
     factory: Callable[[str], Any]
     local_stack: Any = None
     owned: bool = False
+    server: Any = None  # the ServerState of a `failsafe local up` target
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -85,9 +84,24 @@ class Target:
         return value
 
     def now(self) -> datetime:
+        """The stack's clock: simulated on a local stack (the clock its incident ids and expiry times use),
+        real time on AWS."""
         if self.local_stack is not None:
             return self.local_stack.clock.now()  # type: ignore[no-any-return]
+        if self.server is not None and (at := self.server.clock_now()) is not None:
+            return datetime.fromtimestamp(at, tz=UTC)
         return datetime.now(UTC)
+
+    @property
+    def clock_note(self) -> str:
+        """How to read `now()`: '' on AWS, else which simulated clock it is."""
+        if self.local_stack is not None:
+            speed = getattr(self.local_stack.clock, "speed", None)
+            return f"simulated clock, {speed:g}x" if speed else "simulated clock (manual)"
+        if self.server is not None:
+            speed = self.server.speed
+            return f"simulated clock, {speed:g}x" if speed else "simulated clock"
+        return ""
 
     def close(self) -> None:
         if self.owned and self.local_stack is not None:
@@ -155,10 +169,9 @@ def resolve(
     stack: str | None = None,
     region: str | None = None,
     state_file: Path = DEFAULT_STATE_FILE,
-    template: Path = Path("template.yaml"),
-    start_embedded: bool = True,
     notice: Callable[[str], None] | None = None,
 ) -> Target:
+    """The target named by the options (`notice` receives progress lines); no stack is started here."""
     if stack:
         return _deployed(stack, region)
     if target != "local":
@@ -178,27 +191,10 @@ def resolve(
                 "run `failsafe local down` then `failsafe local up --detach`"
             )
         return _server(state)
-    if not start_embedded:
-        raise TargetError("no local stack is running; start one with `failsafe local up --detach`")
-    if not template.is_file():
-        raise TargetError(
-            f"no local stack is running and {template} does not exist; run from the repository root, pass "
-            "--template, start `failsafe local up --detach`, or use --stack NAME"
-        )
-    from failsafe_tools.local.stack import LocalStack
-
-    if notice is not None:
-        notice("no `failsafe local up` is running: starting an embedded local stack for this command")
-    from failsafe.handlers._common import reset_runtimes
-
-    started = time.monotonic()
-    reset_runtimes()  # new stack, new Lambda containers: no handler runtime of an earlier stack survives
-    local = LocalStack.start(template)
-    if notice is not None:
-        notice(
-            f"embedded local stack ready in {time.monotonic() - started:.1f} s (it stops with this command)"
-        )
-    return from_local_stack(local, owned=True, description="an embedded local stack")
+    raise TargetError(
+        "no local stack is running; start one with `failsafe local up --detach`, or pass --stack NAME "
+        "--region R for a deployed stack"
+    )
 
 
 def _server(state: Any) -> Target:
@@ -215,6 +211,7 @@ def _server(state: Any) -> Target:
         region=region,
         outputs=dict(state.outputs),
         factory=factory,
+        server=state,
     )
 
 

@@ -20,10 +20,10 @@ from rich.table import Table
 from failsafe.domain.diff import diff_documents, plain
 from failsafe.domain.schema import toggles_schema
 from failsafe.domain.toggles import ToggleDocument
-from failsafe_tools.cli.output import FAILED, abort, console, fail, friendly_errors
+from failsafe_tools.cli.output import FAILED, abort, console, emit_json, fail, friendly_errors, plural, safe
 from failsafe_tools.cli.rollback import open_target, target_args
 from failsafe_tools.cli.status import deployed_version
-from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, Target, TargetOpt, TemplateOpt
+from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, Target, TargetOpt
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
 
 DEPLOYED = "deployed"
@@ -116,11 +116,10 @@ def show(
     stack: StackOpt = None,
     region: RegionOpt = None,
     state_file: StateFileOpt = DEFAULT_STATE_FILE,
-    template: TemplateOpt = Path("template.yaml"),
 ) -> None:
     """Show a toggles document: the defaults and every scoped override."""
     label, document = _document(
-        str(file) if file else DEPLOYED, target_args(target, stack, region, state_file, template)
+        str(file) if file else DEPLOYED, target_args(target, stack, region, state_file)
     )
     if as_json:
         typer.echo(document.model_dump_json(indent=2))
@@ -128,18 +127,20 @@ def show(
     out = console()
     meta = document.metadata
     out.print(
-        f"[bold]{label}[/]: document version {meta.version} ({meta.environment}) "
-        f"by {meta.author}: {meta.reason}"
+        f"[bold]{safe(label)}[/]: document version {meta.version} ({safe(meta.environment)}) "
+        f"by {safe(meta.author)}: {safe(meta.reason)}"
     )
     table = Table(title_justify="left")
     table.add_column("toggle", style="bold")
     table.add_column("defaults")
     for override in document.overrides:
-        table.add_column(override.scope.key + (f"\n{override.incident_id}" if override.incident_id else ""))
+        table.add_column(
+            safe(override.scope.key + (f"\n{override.incident_id}" if override.incident_id else ""))
+        )
     defaults = document.toggles.model_dump(mode="json")
     columns = [o.toggles.model_dump(mode="json") for o in document.overrides]
     for name, value in defaults.items():
-        table.add_row(name, json.dumps(value), *(json.dumps(c[name]) for c in columns))
+        table.add_row(name, safe(json.dumps(value)), *(safe(json.dumps(c[name])) for c in columns))
     out.print(table)
 
 
@@ -148,19 +149,28 @@ def diff(
     *,
     before: Annotated[str, typer.Argument(help=f"A file, or '{DEPLOYED}' for what the target serves.")],
     after: Annotated[str, typer.Argument(help=f"A file, or '{DEPLOYED}'.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False,
     target: TargetOpt = "local",
     stack: StackOpt = None,
     region: RegionOpt = None,
     state_file: StateFileOpt = DEFAULT_STATE_FILE,
-    template: TemplateOpt = Path("template.yaml"),
 ) -> None:
     """Per-scope toggle changes from BEFORE to AFTER (exit 0 either way)."""
-    args = target_args(target, stack, region, state_file, template)
+    args = target_args(target, stack, region, state_file)
     before_label, first = _document(before, args)
     after_label, second = _document(after, args)
     changes = diff_documents(first, second)
+    if as_json:
+        emit_json(
+            {
+                "before": before_label,
+                "after": after_label,
+                "changes": [d.model_dump(mode="json") for d in changes],
+            }
+        )
+        return
     out = console()
-    out.print(f"[bold]{before_label}[/] -> [bold]{after_label}[/]")
+    out.print(f"[bold]{safe(before_label)}[/] -> [bold]{safe(after_label)}[/]")
     if not changes:
         out.print("no toggle changes in any scope")
         return
@@ -170,26 +180,34 @@ def diff(
     for scope_diff in changes:
         for index, change in enumerate(scope_diff.changes):
             table.add_row(
-                scope_diff.label if index == 0 else "",
+                safe(scope_diff.label) if index == 0 else "",
                 change.field,
-                json.dumps(plain(change.before)),
-                f"[bold]{json.dumps(plain(change.after))}[/]",
+                safe(json.dumps(plain(change.before))),
+                f"[bold]{safe(json.dumps(plain(change.after)))}[/]",
             )
     out.print(table)
 
 
 @toggles_app.command("validate")
-def validate(file: Annotated[Path, typer.Argument(help="The toggles document (JSON) to check.")]) -> None:
+def validate(
+    file: Annotated[Path, typer.Argument(help="The toggles document (JSON) to check.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+) -> None:
     """Check a document as AppConfig's validators will: JSON Schema and the semantic rules."""
     data = read_json(file, "file")
     problems = problems_of(data)
     out = console()
+    if as_json:
+        emit_json({"file": str(file), "valid": not problems, "problems": problems})
+        if problems:
+            raise typer.Exit(FAILED)
+        return
     if problems:
         for problem in problems:
-            out.print(f"[red]invalid[/] {file}: {problem}")
+            out.print(f"[red]invalid[/] {safe(file)}: {safe(problem)}")
         raise typer.Exit(FAILED)
     document = ToggleDocument.model_validate(data)
     out.print(
-        f"[green]valid[/] {file}: version {document.metadata.version}, environment "
-        f"{document.metadata.environment}, {len(document.overrides)} scoped override(s)"
+        f"[green]valid[/] {safe(file)}: version {document.metadata.version}, environment "
+        f"{safe(document.metadata.environment)}, {plural(len(document.overrides), 'scoped override')}"
     )

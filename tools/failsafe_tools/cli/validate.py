@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import partial
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
@@ -32,7 +31,7 @@ from failsafe.aws.audit_log import AuditEntry, AuditLog
 from failsafe.domain.catalog import DEFAULT_CATALOG, GuardrailCatalog, check_catalog
 from failsafe.domain.plans import DEFAULT_PLAN, Level, Plan
 from failsafe.domain.scope import Scope
-from failsafe_tools.cli.output import FAILED, console, friendly_errors
+from failsafe_tools.cli.output import FAILED, console, friendly_errors, plural, safe
 from failsafe_tools.cli.rollback import open_target, target_args
 from failsafe_tools.cli.target import (
     FunctionFailed,
@@ -41,7 +40,6 @@ from failsafe_tools.cli.target import (
     StateFileOpt,
     Target,
     TargetOpt,
-    TemplateOpt,
 )
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
 
@@ -383,7 +381,7 @@ def check_pagerduty(target: Target) -> list[Check]:
                 name="PagerDuty secret",
                 status="fail",
                 detail="the secret is empty",
-                fix="put the routing key",
+                fix=f"aws secretsmanager put-secret-value --secret-id {arn} --secret-string <routing key>",
             )
         ]
     return [
@@ -590,11 +588,10 @@ def validate_command(
     stack: StackOpt = None,
     region: RegionOpt = None,
     state_file: StateFileOpt = DEFAULT_STATE_FILE,
-    template: TemplateOpt = Path("template.yaml"),
 ) -> None:
     """Pre-flight checks of a failsafe stack: pass / warn / fail, exit 1 on any failure."""
     with friendly_errors():
-        resolved = open_target(target_args(target, stack, region, state_file, template))
+        resolved = open_target(target_args(target, stack, region, state_file))
         try:
             checks = run_checks(resolved, timing=timing)
             where = resolved.description
@@ -605,14 +602,22 @@ def validate_command(
         typer.echo(json.dumps([c.model_dump() for c in checks], indent=2))
     else:
         out = console()
-        table = Table(title=f"failsafe validate: {where}", title_justify="left")
+        table = Table(title=f"failsafe validate: {safe(where)}", title_justify="left")
         for column in ("group", "check", "result", "detail", "fix"):
             table.add_column(column)
         colour = {"pass": "green", "warn": "yellow", "fail": "red"}
         for c in checks:
-            table.add_row(c.group, c.name, f"[{colour[c.status]}]{c.status.upper()}[/]", c.detail, c.fix)
+            table.add_row(
+                safe(c.group),
+                safe(c.name),
+                f"[{colour[c.status]}]{c.status.upper()}[/]",
+                safe(c.detail),
+                safe(c.fix),
+            )
         out.print(table)
         warned = sum(c.status == "warn" for c in checks)
-        out.print(f"{len(checks) - len(failed) - warned} passed, {warned} warnings, {len(failed)} failed")
+        out.print(
+            f"{len(checks) - len(failed) - warned} passed, {plural(warned, 'warning')}, {len(failed)} failed"
+        )
     if failed:
         raise typer.Exit(FAILED)

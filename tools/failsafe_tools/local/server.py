@@ -73,6 +73,16 @@ class ServerState:
     outputs: dict[str, str] = field(default_factory=dict)
     stack: dict[str, Any] = field(default_factory=dict)
     resources: list[dict[str, str]] = field(default_factory=list)
+    # The stack's clock: it read `clock_time` (simulated epoch seconds) at wall time `clock_wall` and runs
+    # at `speed`, so a client computes the stack's time without asking it (`failsafe status`, incident times).
+    clock_time: float | None = None
+    clock_wall: float | None = None
+
+    def clock_now(self, wall: float | None = None) -> float | None:
+        """The stack's simulated time (epoch seconds) at wall time `wall` (default: now); None if unknown."""
+        if self.clock_time is None or self.clock_wall is None or not self.speed:
+            return None
+        return self.clock_time + ((time.time() if wall is None else wall) - self.clock_wall) * self.speed
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -220,6 +230,8 @@ def serve(
             template=str(Path(template).resolve()),
             speed=speed,
             started_at=time.time(),
+            clock_time=stack.clock.time(),
+            clock_wall=time.time(),
             outputs=dict(stack.outputs),
             stack=stack.provisioned.describe_stack(),
             resources=stack.provisioned.resource_summaries(),

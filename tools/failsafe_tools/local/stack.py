@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 
-from failsafe_tools.drill.pagerduty import PagerDutySink
+from failsafe_tools.drill.pagerduty import ROUTING_KEY, PagerDutySink
 from failsafe_tools.local import (
     alarms,
     api_errors,
@@ -216,6 +216,15 @@ class LocalStack:
             raise
         return self
 
+    def _provision_pagerduty_key(self) -> None:
+        """Pages go to the local PagerDuty stand-in: store its routing key in the stack's PagerDuty secret,
+        as an operator stores the real key after `sam deploy`, so a fresh local stack pages (and
+        `failsafe validate` passes) without a hand step. A stack pointed at another PagerDuty keeps its
+        secret as provisioned (empty until someone stores a key)."""
+        secret = self.provisioned.outputs.get("PagerDutySecretArn")
+        if self.pagerduty is not None and secret:
+            self.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=ROUTING_KEY)
+
     def _boot(
         self,
         *,
@@ -271,6 +280,7 @@ class LocalStack:
             ensure_managed_policy=lambda arn: ensure_aws_managed_policy(arn, self.account_id),
         )
         cloudformation.register(self.stack, path.read_text(encoding="utf-8"))
+        self._provision_pagerduty_key()
         if agent:
             self._agent = appconfig.start_agent(
                 port=agent_port, region=self.region, account_id=self.account_id
