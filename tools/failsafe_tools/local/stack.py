@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, cast
 import boto3
 
 from failsafe_tools.drill.pagerduty import PagerDutySink
-from failsafe_tools.local import alarms, appconfig, eventbridge, lambda_runtime, stepfunctions
+from failsafe_tools.local import alarms, appconfig, eventbridge, faults, lambda_runtime, stepfunctions
 from failsafe_tools.local.clock import Clock, ClockTicker, SpeedClock, set_clock
 from failsafe_tools.local.lambda_sandbox import PackageRuntime
 from failsafe_tools.local.provision import (
@@ -97,6 +97,9 @@ def install_pieces() -> list[Callable[[], None]]:
         alarms.install()  # also installs failsafe_tools.local.eventbridge, and alarms.uninstall() removes it
         undo.append(alarms.uninstall)
     appconfig.install()
+    if not faults.installed():
+        faults.install()
+        undo.append(faults.uninstall)
     return undo
 
 
@@ -223,6 +226,7 @@ class LocalStack:
             self._previous_env[key] = os.environ.get(key)
             os.environ[key] = value
         self._uninstall = install_pieces()
+        faults.get_injector().clear()  # a new stack starts without the previous one's faults
         self._mock = mock_aws(config=MOTO_CONFIG)
         self._mock.start()
         declared = load_template(path).get("Parameters") or {}
