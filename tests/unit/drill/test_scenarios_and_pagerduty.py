@@ -36,8 +36,27 @@ def test_the_issue_lists_every_scenario_and_latency_is_the_default() -> None:
         "cost",
         "flapping",
         "manual-level-3",
+        # issue 10's fault drills
+        "throttle-start-execution",
+        "throttle-start-deployment",
+        "throttle-dynamodb",
+        "pagerduty-5xx",
+        "pagerduty-blackhole",
+        "sns-failing",
+        "kill-switch-during-restore",
+        "nested-scopes",
     }
     assert DEFAULT_SCENARIO == "latency"
+    assert {name for name, s in SCENARIOS.items() if s.fault_drill} == set(SCENARIOS) - {
+        "latency",
+        "errors",
+        "coverage",
+        "cf-outage",
+        "security",
+        "cost",
+        "flapping",
+        "manual-level-3",
+    }
 
 
 def test_unknown_scenario_names_the_choices() -> None:

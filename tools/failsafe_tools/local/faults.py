@@ -212,7 +212,7 @@ def install() -> None:
                 return self.call_action()
             return error_response(get_service_model(service).protocol, fault)
 
-        _originals.update(dispatch=original, time=botocore.endpoint.time)
+        _originals.update(dispatch=original, time=vars(botocore.endpoint)["time"])
         BaseResponse._dispatch = _dispatch  # type: ignore[method-assign]
         botocore.endpoint.time = SimpleNamespace(  # type: ignore[attr-defined]
             sleep=lambda seconds: get_clock().sleep(seconds), time=_time.time, monotonic=_time.monotonic
