@@ -108,18 +108,22 @@ def test_fault_drill_mitigates_in_time_pages_and_leaves_nothing_stuck(name: str,
     assert result.final_state == "NORMAL"
     checks = {check.name: check for check in result.scorecard.checks}
     in_force = [c for n, c in checks.items() if " in force (" in n]
-    assert in_force and all(c.met for c in in_force), in_force
-    assert checks["someone paged"].met and checks["nothing stuck"].met
+    assert in_force
+    assert all(c.met for c in in_force), in_force
+    assert checks["someone paged"].met
+    assert checks["nothing stuck"].met
     if scenario.aws_faults:
         exercised = [c for n, c in checks.items() if n.startswith("AWS fault exercised")]
-        assert len(exercised) == len(scenario.aws_faults) and all(c.value for c in exercised)
+        assert len(exercised) == len(scenario.aws_faults)
+        assert all(c.value for c in exercised)
     if scenario.pagerduty != "up":  # PagerDuty took no page: the second channel did
         assert checks[f"PagerDuty down ({scenario.pagerduty})"].met
         assert "second channel" in checks["someone paged"].note
     if scenario.second_request is not None:
         assert checks["second operator request sent"].met
         emergency = [c for n, c in checks.items() if n.startswith("emergency in force (operator")]
-        assert emergency and emergency[0].target == "<= 120 s"
+        assert emergency
+        assert emergency[0].target == "<= 120 s"
     report = json.loads(result.report_paths["json"].read_text())
     kinds = {event["kind"] for event in report["timeline"]["events"]}
     assert {"drill:fault", "alarm:ALARM", "execution:started", "deployment:complete"} <= kinds
