@@ -94,6 +94,8 @@ def run_drill(
             drill.start_traffic()
             try:
                 returned = drill.run(stop)
+                if returned and options.scenario.fault_drill:
+                    drill.settle(stop)
             except KeyboardInterrupt:
                 interrupted = True
                 returned = False

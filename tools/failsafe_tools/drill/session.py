@@ -38,6 +38,9 @@ from failsafe_tools.drill.options import (
 from failsafe_tools.drill.pagerduty import ROUTING_KEY, PagerDutySink
 from failsafe_tools.local import faults
 
+SETTLE_SECONDS = 600.0
+"""How long a fault drill lets executions end after NORMAL (simulated): the report step takes seconds."""
+
 
 class DrillSession:
     def __init__(
@@ -396,6 +399,20 @@ class DrillSession:
             self.traffic.repair()
             self.fault_on = False
             self.note("drill:repair", f"fault repaired ({why})", who=OPERATOR)
+
+    def running_executions(self) -> list[str]:
+        sfn = self.stack.client("stepfunctions")
+        page = sfn.list_executions(stateMachineArn=self.outputs["StateMachineArn"], statusFilter="RUNNING")
+        return [e["name"] for e in page["executions"]]
+
+    def settle(self, stop: threading.Event, limit_seconds: float = SETTLE_SECONDS) -> None:
+        """After NORMAL, let the executions finish their last steps (the incident report), for at most
+        `limit_seconds` of simulated time; one still RUNNING after that is stuck (the scorecard says so)."""
+        self.phase = "waiting for the executions to end"
+        until = self.clock.time() + limit_seconds
+        while self.clock.time() < until and not stop.is_set() and self.running_executions():
+            self.observe()
+            time.sleep(0.2)
 
     def second_done(self) -> bool:
         """No second request in this scenario, or it was sent and its scope is closed again."""
