@@ -75,6 +75,24 @@ def test_an_alarm_incident_is_measured_from_its_alarm_not_from_its_delayed_execu
     assert found.target_seconds == 300
 
 
+def test_a_stage_escalated_by_a_later_alarm_is_measured_from_that_alarm() -> None:
+    # Given latency-p2 at t=0 asking for stage_1, latency-p1 at t=180 escalating to stage_2, which was
+    # rolled back with its deployment complete at t=300
+    timeline = Timeline(events=[alarm(0, "latency-p2"), alarm(180, "latency-p1"), deployment(300, "inc-a")])
+    audit = [
+        entry(1, 1, "inc-a", {"state": "ROLLBACK_PENDING", "stage": "stage_1"}),
+        entry(2, 181, "inc-a", {"state": "ROLLBACK_PENDING", "stage": "stage_2"}),
+        entry(3, 300, "inc-a", {"state": "ROLLED_BACK", "stage": "stage_2"}),
+    ]
+
+    # When measured
+    (found,) = mitigations(timeline, audit, PREFIX)
+
+    # Then stage_2 counts from latency-p1, which asked for it: 120 s, not 300 s
+    assert found.label == "alarm latency-p1"
+    assert (found.in_force - found.trigger).total_seconds() == 120
+
+
 def test_an_operator_kill_switch_that_joined_a_restoring_incident_is_measured_from_the_request() -> None:
     # Given an alarm incident restoring (its restore deployment at t=900) and the kill switch asked at
     # t=1000 that joined it; the emergency deployment completed at t=1180

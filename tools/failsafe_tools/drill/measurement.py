@@ -263,8 +263,10 @@ def _in_force(timeline: Timeline, incident_id: str, after: datetime) -> datetime
 def mitigations(
     timeline: Timeline, audit: list[AuditEntry], prefix: str, plan: Plan = DEFAULT_PLAN
 ) -> list[Mitigation]:
-    """Each incident opened by an alarm (from that alarm), and each operator request of the drill (from the
-    request), with the instant its first stage was in force."""
+    """Each incident opened by an alarm, and each operator request of the drill, with the instant its
+    first stage applied was in force. An alarm incident's stage is measured from the alarm that asked for
+    it (the last one before the stage was first named in the audit: a P2's stage 1 escalated by a P1 to
+    stage 2 counts from the P1), an operator's level from the request."""
     found: list[Mitigation] = []
     alarms = [
         e
@@ -286,9 +288,11 @@ def mitigations(
         request = requests.get(incident_id)
         if request is not None and request.at <= opened.at:
             continue  # opened by an operator's request: measured below, from the request
-        before = [a for a in alarms if a.at <= opened.at]
-        trigger = before[-1].at if before else opened.at
         stage = str(applied[0].after.get("stage")) if applied else None
+        # the stage's request: the first entry naming it (an escalation P2 -> P1 requests stage 2 later)
+        asked = next((e for e in entries if stage is not None and e.after.get("stage") == stage), opened)
+        before = [a for a in alarms if a.at <= asked.at]
+        trigger = before[-1].at if before else asked.at
         found.append(
             Mitigation(
                 label=f"alarm {before[-1].data.get('alarm', '').removeprefix(prefix) if before else '?'}",
@@ -296,7 +300,7 @@ def mitigations(
                 scope=opened.scope_key or "",
                 trigger=trigger,
                 stage=stage,
-                in_force=_in_force(timeline, incident_id, trigger),
+                in_force=_in_force(timeline, incident_id, max(trigger, asked.at)),
                 target_seconds=float(plan.stage(stage).target_seconds) if stage in plan.stage_names else None,
             )
         )
