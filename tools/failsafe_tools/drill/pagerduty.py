@@ -6,8 +6,10 @@ PagerDuty secret, so the controller's real NotifyFunction pages exactly as in pr
 rejects bodies that break the v2 schema (400), so a malformed page shows up as a failed notification.
 
 Fault drills take it down with `set_mode`: ``5xx`` answers 503 to every page, ``blackhole`` reads the page
-and then holds the connection without answering until the caller gives up (or `hold_seconds` of wall time
-pass, or the sink stops). Every page it failed that way is kept in `failed`, with its instant.
+and then holds the connection without answering for `hold_seconds` (on `sleep`'s clock: a drill passes
+its simulated clock and the PagerDuty client's own 5-second timeout, so the hang lasts what the client
+would wait for against the real PagerDuty, in simulated time) and closes it, or until the caller gives up,
+the mode changes or the sink stops. Every page it failed that way is kept in `failed`, with its instant.
 """
 
 from __future__ import annotations
@@ -69,9 +71,15 @@ class FailedPage:
 
 
 class PagerDutySink:
-    def __init__(self, now: Callable[[], datetime], hold_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        now: Callable[[], datetime],
+        hold_seconds: float = 30.0,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
         self.now = now
         self.hold_seconds = hold_seconds
+        self.sleep = sleep
         self.mode: Mode = "up"
         self.pages: list[Page] = []
         self.rejected: list[str] = []
@@ -129,7 +137,10 @@ class PagerDutySink:
                     self._answer(503, {"status": "unavailable", "message": "Service Unavailable"})
                     return
                 if mode == "blackhole":
-                    sink._released.wait(sink.hold_seconds)
+                    if sink.sleep is None:
+                        sink._released.wait(sink.hold_seconds)
+                    else:
+                        sink.sleep(sink.hold_seconds)
                     self.close_connection = True
                     return
                 with sink._lock:

@@ -21,11 +21,13 @@ The orchestration (steps 1-4) is `failsafe_tools.drill.session`, the measurement
 from __future__ import annotations
 
 import contextlib
+import inspect
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from failsafe.aws.pagerduty import PagerDutyClient
 from failsafe_tools.cli.target import use_local_stack
 from failsafe_tools.drill.measurement import finish, write_report
 from failsafe_tools.drill.options import (
@@ -37,6 +39,9 @@ from failsafe_tools.drill.options import (
 )
 from failsafe_tools.drill.pagerduty import PagerDutySink
 from failsafe_tools.drill.session import DrillSession, fresh_lambda_containers
+
+PAGERDUTY_CLIENT_TIMEOUT = float(inspect.signature(PagerDutyClient.__init__).parameters["timeout"].default)
+"""Seconds the controller's PagerDuty client waits for an answer (`failsafe.aws.pagerduty`'s default)."""
 
 __all__ = [
     "DEFAULT_SPEED",
@@ -62,7 +67,8 @@ def run_drill(
     stop = stop or threading.Event()
     wall_start = time.monotonic()
     clock = SpeedClock(options.speed)
-    pager = PagerDutySink(now=clock.now)
+    # a blackholed PagerDuty hangs each page for the client's own timeout, in simulated time
+    pager = PagerDutySink(now=clock.now, hold_seconds=PAGERDUTY_CLIENT_TIMEOUT, sleep=clock.sleep)
     pager.start()
     parameters = {**options.parameters, "PagerDutyBaseUrl": pager.url}
     if progress is not None:
