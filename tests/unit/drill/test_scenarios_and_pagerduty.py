@@ -159,3 +159,34 @@ def test_sink_down_answers_503_or_holds_the_connection_until_the_caller_times_ou
     # And the sink kept the failed pages with their mode, and only the accepted one as a page
     assert [(f.mode, f.dedup_key) for f in sink.failed] == [("5xx", "inc-1"), ("blackhole", "inc-1")]
     assert [p.dedup_key for p in sink.received()] == ["inc-1"]
+
+
+def test_a_blackholed_page_hangs_for_the_hold_on_the_drills_clock_then_gets_no_answer() -> None:
+    # Given a blackholed sink whose hold runs on a drill's clock (here: a sleep that records and returns)
+    slept: list[float] = []
+    sink = PagerDutySink(now=lambda: datetime(2026, 1, 1, tzinfo=UTC), hold_seconds=5.0, sleep=slept.append)
+    url = sink.start()
+    sink.set_mode("blackhole")
+    try:
+        # When a page is posted with a long client timeout / Then the connection closes with no answer
+        with pytest.raises((urllib.error.URLError, ConnectionError)):
+            urllib.request.urlopen(
+                urllib.request.Request(
+                    f"{url}/v2/enqueue",
+                    data=json.dumps(
+                        {
+                            "routing_key": ROUTING_KEY,
+                            "event_action": "resolve",
+                            "dedup_key": "inc-1",
+                        }
+                    ).encode(),
+                    method="POST",
+                ),
+                timeout=30,
+            )
+    finally:
+        sink.stop()
+
+    # And it held it for the client's timeout on the drill's clock, and kept it as a failed page
+    assert slept == [5.0]
+    assert [(f.mode, f.action) for f in sink.failed] == [("blackhole", "resolve")]
