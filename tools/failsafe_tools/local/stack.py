@@ -10,7 +10,8 @@
 1. the clock (`failsafe_tools.local.clock.set_clock`): the given one, or `SpeedClock(speed)`;
 2. the pieces moto lacks, each through its own `install()`: the in-process Lambda runtime
    (`lambda_runtime`), Step Functions on the clock (`stepfunctions`), the alarm evaluator and EventBridge
-   delivery (`alarms`, which installs `eventbridge`), and AppConfig (`appconfig`);
+   delivery (`alarms`, which installs `eventbridge`), AppConfig (`appconfig`), and AWS-side fault
+   injection (`faults`: errors for chosen operations, e.g. a throttled StartExecution, for drills);
 3. `mock_aws` with moto's ASL interpreter on (`execute_state_machine`); the AWS managed IAM policies that
    SAM roles attach by ARN are added on demand (`provision.moto_iam`);
 4. with `server=True`, moto's `ThreadedMotoServer` on 127.0.0.1 over the same backends, so other processes
