@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import threading
+import time
 from datetime import timedelta
 from types import ModuleType
 
@@ -319,6 +320,34 @@ def test_emf_lines_a_handler_prints_become_cloudwatch_metrics(
     assert data[0]["Values"] == [2.0]
     listed = cloudwatch.list_metrics(Namespace="Failsafe/Test", MetricName="errors")["Metrics"]
     assert sorted(len(m.get("Dimensions", [])) for m in listed) == [0, 2]
+
+
+def test_emf_a_handler_stamps_with_its_wall_clock_lands_at_the_stack_clocks_now(
+    make_function: FunctionFactory, clock: ManualClock
+) -> None:
+    # Given a function that stamps its EMF with the host's wall clock (as Powertools does: datetime.now()),
+    # while the stack runs on a simulated clock months away from it
+    make_function("emf-wall", "rt_handlers.emf")
+    assert abs(clock.time() - time.time()) > 3600
+
+    # When it is invoked
+    result = invoke_function("emf-wall", {"timestamp_ms": int(time.time() * 1000)})
+    assert result.function_error is None
+
+    # Then the datapoints are stored at the stack clock's now, where the alarms evaluate (at the wall
+    # instant, no alarm of the stack would ever see them: NotificationFailures never fired in a drill)
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    now = clock.now()
+    stats = cloudwatch.get_metric_statistics(
+        Namespace="Failsafe/Test",
+        MetricName="errors",
+        Dimensions=[{"Name": "service", "Value": "recommender"}, {"Name": "region", "Value": "eu-west-1"}],
+        StartTime=now - timedelta(minutes=1),
+        EndTime=now + timedelta(minutes=1),
+        Period=60,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    assert [point["Sum"] for point in stats] == [2.0]
 
 
 def test_install_fails_loudly_when_the_hooked_moto_method_is_missing(

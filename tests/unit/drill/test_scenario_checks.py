@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from failsafe.reporting.timeline import Timeline, TimelineEvent
-from failsafe_tools.drill.runner import _scenario_checks
+from failsafe_tools.drill.measurement import scenario_checks as _scenario_checks
 from failsafe_tools.drill.scenarios import get_scenario
 from failsafe_tools.drill.scorecard import Milestones, Ratio
 

@@ -36,8 +36,27 @@ def test_the_issue_lists_every_scenario_and_latency_is_the_default() -> None:
         "cost",
         "flapping",
         "manual-level-3",
+        # issue 10's fault drills
+        "throttle-start-execution",
+        "throttle-start-deployment",
+        "throttle-dynamodb",
+        "pagerduty-5xx",
+        "pagerduty-blackhole",
+        "sns-failing",
+        "kill-switch-during-restore",
+        "nested-scopes",
     }
     assert DEFAULT_SCENARIO == "latency"
+    assert {name for name, s in SCENARIOS.items() if s.fault_drill} == set(SCENARIOS) - {
+        "latency",
+        "errors",
+        "coverage",
+        "cf-outage",
+        "security",
+        "cost",
+        "flapping",
+        "manual-level-3",
+    }
 
 
 def test_unknown_scenario_names_the_choices() -> None:
@@ -99,3 +118,75 @@ def test_sink_records_valid_pages_and_rejects_invalid_ones() -> None:
     pages = sink.received()
     assert [(p.action, p.dedup_key, p.severity) for p in pages] == [("trigger", "inc-1", "error")]
     assert sink.rejected == ["event_action 'explode' is not one of trigger, acknowledge, resolve"]
+
+
+def test_sink_down_answers_503_or_holds_the_connection_until_the_caller_times_out() -> None:
+    # Given a running sink and a valid trigger
+    sink = PagerDutySink(now=lambda: datetime(2026, 1, 1, tzinfo=UTC), hold_seconds=10)
+    url = sink.start()
+    body = json.dumps(
+        {
+            "routing_key": ROUTING_KEY,
+            "event_action": "trigger",
+            "dedup_key": "inc-1",
+            "payload": {"summary": "s", "source": "failsafe", "severity": "critical"},
+        }
+    ).encode()
+
+    def post(timeout: float) -> int | str:
+        request = urllib.request.Request(f"{url}/v2/enqueue", data=body, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+        except TimeoutError:
+            return "timeout"
+
+    try:
+        # When PagerDuty answers 5xx / Then the page gets 503 and is not accepted
+        sink.set_mode("5xx")
+        assert post(5) == 503
+        # When it is blackholed / Then the caller's own timeout ends the wait, with no answer
+        sink.set_mode("blackhole")
+        assert post(0.3) == "timeout"
+        # When it is back up / Then pages are accepted again
+        sink.set_mode("up")
+        assert post(5) == 202
+    finally:
+        sink.stop()
+
+    # And the sink kept the failed pages with their mode, and only the accepted one as a page
+    assert [(f.mode, f.dedup_key) for f in sink.failed] == [("5xx", "inc-1"), ("blackhole", "inc-1")]
+    assert [p.dedup_key for p in sink.received()] == ["inc-1"]
+
+
+def test_a_blackholed_page_hangs_for_the_hold_on_the_drills_clock_then_gets_no_answer() -> None:
+    # Given a blackholed sink whose hold runs on a drill's clock (here: a sleep that records and returns)
+    slept: list[float] = []
+    sink = PagerDutySink(now=lambda: datetime(2026, 1, 1, tzinfo=UTC), hold_seconds=5.0, sleep=slept.append)
+    url = sink.start()
+    sink.set_mode("blackhole")
+    try:
+        # When a page is posted with a long client timeout / Then the connection closes with no answer
+        with pytest.raises((urllib.error.URLError, ConnectionError)):
+            urllib.request.urlopen(
+                urllib.request.Request(
+                    f"{url}/v2/enqueue",
+                    data=json.dumps(
+                        {
+                            "routing_key": ROUTING_KEY,
+                            "event_action": "resolve",
+                            "dedup_key": "inc-1",
+                        }
+                    ).encode(),
+                    method="POST",
+                ),
+                timeout=30,
+            )
+    finally:
+        sink.stop()
+
+    # And it held it for the client's timeout on the drill's clock, and kept it as a failed page
+    assert slept == [5.0]
+    assert [(f.mode, f.action) for f in sink.failed] == [("blackhole", "resolve")]

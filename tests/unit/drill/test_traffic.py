@@ -9,8 +9,8 @@ from failsafe.client import FileSource, ToggleClient
 from failsafe.domain.baselines import BASELINES, BaselineName
 from failsafe.domain.toggles import Metadata, ToggleDocument
 from failsafe.recommender.catalog import get_catalog
+from failsafe.recommender.traffic import TrafficGenerator
 from failsafe_tools.drill.scenarios import get_scenario
-from failsafe_tools.drill.traffic import TrafficGenerator
 
 
 class FakeClock:

@@ -4,6 +4,12 @@ The drill points the stack's `PagerDutyBaseUrl` parameter here and stores a dril
 PagerDuty secret, so the controller's real NotifyFunction pages exactly as in production and every page
 (trigger, resolve) lands in the incident timeline. It answers like PagerDuty (202 with a dedup_key) and
 rejects bodies that break the v2 schema (400), so a malformed page shows up as a failed notification.
+
+Fault drills take it down with `set_mode`: ``5xx`` answers 503 to every page, ``blackhole`` reads the page
+and then holds the connection without answering for `hold_seconds` (on `sleep`'s clock: a drill passes
+its simulated clock and the PagerDuty client's own 5-second timeout, so the hang lasts what the client
+would wait for against the real PagerDuty, in simulated time) and closes it, or until the caller gives up,
+the mode changes or the sink stops. Every page it failed that way is kept in `failed`, with its instant.
 """
 
 from __future__ import annotations
@@ -14,11 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
 ROUTING_KEY = "failsafe-drill-routing-key-0000000"
 _ACTIONS = ("trigger", "acknowledge", "resolve")
 _SEVERITIES = ("critical", "error", "warning", "info")
+Mode = Literal["up", "5xx", "blackhole"]
 
 
 @dataclass(frozen=True)
@@ -55,11 +62,29 @@ def problems(body: Any) -> list[str]:
     return found
 
 
+@dataclass(frozen=True)
+class FailedPage:
+    at: datetime
+    mode: str
+    action: str
+    dedup_key: str
+
+
 class PagerDutySink:
-    def __init__(self, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        now: Callable[[], datetime],
+        hold_seconds: float = 30.0,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
         self.now = now
+        self.hold_seconds = hold_seconds
+        self.sleep = sleep
+        self.mode: Mode = "up"
         self.pages: list[Page] = []
         self.rejected: list[str] = []
+        self.failed: list[FailedPage] = []
+        self._released = threading.Event()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -69,6 +94,15 @@ class PagerDutySink:
             raise RuntimeError("the PagerDuty sink is not running")
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    def set_mode(self, mode: Mode) -> None:
+        """``up`` (answer like PagerDuty), ``5xx`` (503 to every page) or ``blackhole`` (never answer)."""
+        with self._lock:
+            self.mode = mode
+        if mode == "blackhole":
+            self._released.clear()
+        else:
+            self._released.set()  # connections held so far are let go
 
     def start(self) -> str:
         sink = self
@@ -96,6 +130,20 @@ class PagerDutySink:
                 dedup = str(body.get("dedup_key") or "")
                 payload = body.get("payload") or {}
                 with sink._lock:
+                    mode = sink.mode
+                    if mode != "up":
+                        sink.failed.append(FailedPage(sink.now(), mode, str(body["event_action"]), dedup))
+                if mode == "5xx":
+                    self._answer(503, {"status": "unavailable", "message": "Service Unavailable"})
+                    return
+                if mode == "blackhole":
+                    if sink.sleep is None:
+                        sink._released.wait(sink.hold_seconds)
+                    else:
+                        sink.sleep(sink.hold_seconds)
+                    self.close_connection = True
+                    return
+                with sink._lock:
                     sink.pages.append(
                         Page(
                             sink.now(),
@@ -121,6 +169,7 @@ class PagerDutySink:
         return self.url
 
     def stop(self) -> None:
+        self._released.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

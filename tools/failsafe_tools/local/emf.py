@@ -26,7 +26,7 @@ import json
 import logging
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -233,6 +233,23 @@ def to_metric_data(datum: EmfDatum) -> dict[str, Any]:
     if datum.unit is not None:
         member["Unit"] = datum.unit
     return member
+
+
+def on_stack_clock(data: Iterable[EmfDatum], wall_from: float, wall_to: float) -> list[EmfDatum]:
+    """A Lambda's code stamps its EMF with its host's wall clock (Powertools: `datetime.now()`), but on the
+    local stack the Lambda lives on the stack's clock: metrics stamped during the invocation (wall epoch
+    seconds `wall_from`..`wall_to`) are moved to the stack clock's now, as if the Lambda's clock were the
+    stack's. Without it, on a simulated clock every controller metric (NotificationFailed, dropped alarm
+    events) landed minutes or hours before "now", where no alarm ever looked. Other stamps are kept."""
+    from failsafe_tools.local.clock import get_clock
+
+    now = get_clock().time()
+    stamped = datetime.fromtimestamp(now, tz=UTC)
+    moved = []
+    for datum in data:
+        at = datum.timestamp.timestamp()
+        moved.append(replace(datum, timestamp=stamped) if wall_from <= at <= wall_to else datum)
+    return moved
 
 
 def put_emf_metrics(data: Iterable[EmfDatum], account_id: str, region: str) -> int:

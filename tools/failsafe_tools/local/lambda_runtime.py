@@ -75,7 +75,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import failsafe
 from failsafe_tools.local.clock import get_clock
-from failsafe_tools.local.emf import publish_emf_lines
+from failsafe_tools.local.emf import extract_emf, on_stack_clock, put_emf_metrics
 from failsafe_tools.local.lambda_sandbox import PackageRuntime, SandboxPool
 
 if TYPE_CHECKING:
@@ -720,7 +720,14 @@ def _finish(run: _Run, timed_out: bool, duration_ms: float) -> InvocationResult:
     )
     log_text = "\n".join(lines) + "\n"
     _save_logs(run.fn, run.log_group, run.log_stream, lines)
-    publish_emf_lines(output.splitlines(), run.account_id, run.region)
+    # EMF the handler stamped with its wall clock during the run is stored at the stack clock's now
+    wall_now = time.time()
+    wall_from = wall_now - duration_ms / 1000.0 - 1.0
+    put_emf_metrics(
+        on_stack_clock(extract_emf(output.splitlines()), wall_from, wall_now + 1.0),
+        run.account_id,
+        run.region,
+    )
     tail = log_text.encode("utf-8")[-LOG_TAIL_BYTES:]
     return InvocationResult(
         status_code=200,

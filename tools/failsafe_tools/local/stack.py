@@ -10,7 +10,8 @@
 1. the clock (`failsafe_tools.local.clock.set_clock`): the given one, or `SpeedClock(speed)`;
 2. the pieces moto lacks, each through its own `install()`: the in-process Lambda runtime
    (`lambda_runtime`), Step Functions on the clock (`stepfunctions`), the alarm evaluator and EventBridge
-   delivery (`alarms`, which installs `eventbridge`), and AppConfig (`appconfig`);
+   delivery (`alarms`, which installs `eventbridge`), AppConfig (`appconfig`), and AWS-side fault
+   injection (`faults`: errors for chosen operations, e.g. a throttled StartExecution, for drills);
 3. `mock_aws` with moto's ASL interpreter on (`execute_state_machine`); the AWS managed IAM policies that
    SAM roles attach by ARN are added on demand (`provision.moto_iam`);
 4. with `server=True`, moto's `ThreadedMotoServer` on 127.0.0.1 over the same backends, so other processes
@@ -43,6 +44,7 @@ from failsafe_tools.local import (
     appconfig,
     cloudformation,
     eventbridge,
+    faults,
     lambda_runtime,
     stepfunctions,
 )
@@ -111,6 +113,9 @@ def install_pieces() -> list[Callable[[], None]]:
         alarms.install()  # also installs failsafe_tools.local.eventbridge, and alarms.uninstall() removes it
         undo.append(alarms.uninstall)
     appconfig.install()
+    if not faults.installed():
+        faults.install()
+        undo.append(faults.uninstall)
     return undo
 
 
@@ -246,6 +251,7 @@ class LocalStack:
             self._previous_env[key] = os.environ.get(key)
             os.environ[key] = value
         self._uninstall = install_pieces()
+        faults.get_injector().clear()  # a new stack starts without the previous one's faults
         self._mock = mock_aws(config=MOTO_CONFIG)
         self._mock.start()
         declared = load_template(path).get("Parameters") or {}
