@@ -30,14 +30,14 @@ from datetime import timedelta
 from typing import Any
 
 from failsafe.aws.appconfig_deployer import DeploymentStatus, DeploymentTimeoutError
-from failsafe.aws.audit_log import AuditEvent
-from failsafe.aws.state_store import ScopeRecord
 from failsafe.controller.common import SYSTEM_ACTOR
 from failsafe.controller.context import DeploymentOutput, ExecutionContext
 from failsafe.controller.runtime import Runtime
+from failsafe.domain.audit import AuditEvent
 from failsafe.domain.baselines import BASELINES, BaselineName
 from failsafe.domain.diff import diff_documents
 from failsafe.domain.plans import apply_to_document, restore_document
+from failsafe.domain.records import ScopeRecord
 from failsafe.domain.scope import Scope
 from failsafe.domain.toggles import Metadata, ToggleDocument
 
@@ -217,7 +217,6 @@ def apply(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
             if r.incident_id == ctx.incident_id
             else None
         ),
-        plan=rt.plan,
     )
     rt.record(
         AuditEvent(
@@ -272,7 +271,6 @@ def _revert(rt: Runtime, ctx: ExecutionContext, record: ScopeRecord) -> Deployme
             if r.incident_id == ctx.incident_id
             else None
         ),
-        plan=rt.plan,
     )
     rt.record(
         AuditEvent(
@@ -331,7 +329,6 @@ def check(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
                 if r.incident_id == ctx.incident_id
                 else None
             ),
-            plan=rt.plan,
         )
         return previous.model_copy(update={"state": "COMPLETE", "config_version": status.config_version})
     if status.rolled_back:
@@ -393,7 +390,6 @@ def restore(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
             if r.incident_id == ctx.incident_id
             else None
         ),
-        plan=rt.plan,
     )
     rt.record(
         AuditEvent(

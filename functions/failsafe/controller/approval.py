@@ -18,10 +18,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from failsafe.aws.audit_log import AuditEvent
 from failsafe.aws.executions import ApprovalTokenError
-from failsafe.aws.state_store import PendingApproval, ScopeRecord
 from failsafe.controller.runtime import Runtime
+from failsafe.domain.audit import AuditEvent
+from failsafe.domain.records import PendingApproval, ScopeRecord
 
 SUPERSEDED_ERROR = "Superseded"
 
@@ -101,7 +101,7 @@ def answer_superseded(
                 return None
             return current.model_copy(update={"pending_approval": pending, "updated_at": rt.now()})
 
-        rt.state.mutate(record.scope, put_back, plan=rt.plan)
+        rt.state.mutate(record.scope, put_back)
         expires = pending.expires_at.isoformat()
         message = (
             f"incident {incident_id}: scope {record.scope_key} moved to {stage}, but the execution waiting "

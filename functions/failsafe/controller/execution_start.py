@@ -16,11 +16,11 @@ called after the claim is saved, so it can fail after it: throttled, or Step Fun
 
 from __future__ import annotations
 
-from failsafe.aws.audit_log import AuditEvent
-from failsafe.aws.state_store import ScopeRecord
 from failsafe.controller import notify
 from failsafe.controller.context import ExecutionContext, IncidentInput, TriggerInfo
 from failsafe.controller.runtime import Runtime
+from failsafe.domain.audit import AuditEvent
+from failsafe.domain.records import ScopeRecord
 
 # The throttling and transient error codes of the AWS APIs (as in botocore's standard retry mode).
 RETRYABLE_CODES = frozenset(

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from failsafe.aws.state_store import ScopeRecord
 from failsafe.controller.classify import UnknownAlarmError, classify
 from failsafe.controller.context import ExecutionContext, HealthOutput
 from failsafe.controller.planning import transition_incident
 from failsafe.controller.runtime import Runtime
 from failsafe.domain.catalog import Severity
 from failsafe.domain.lifecycle import EventKind, LifecycleState, fired_event_kind
+from failsafe.domain.records import ScopeRecord
 from failsafe.domain.scope import Scope
 
 HEALTH_ACTOR = "failsafe:health-check"

@@ -27,16 +27,16 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from failsafe.aws.audit_log import AuditEvent
-from failsafe.aws.state_store import AlarmObservation, ConcurrentUpdateError, ScopeRecord
 from failsafe.controller.approval import answer_superseded, superseded_approval
 from failsafe.controller.classify import Classification, UnknownAlarmError, classify
 from failsafe.controller.common import apply_event, audit_transition, incident_id_for
 from failsafe.controller.context import IncidentInput, TriggerInfo
 from failsafe.controller.execution_start import start_claimed
 from failsafe.controller.runtime import Runtime
+from failsafe.domain.audit import AuditEvent
 from failsafe.domain.catalog import GuardrailCatalog
 from failsafe.domain.plans import Plan
+from failsafe.domain.records import AlarmObservation, ConcurrentUpdateError, ScopeRecord
 
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
 ALARM_SOURCE = "aws.cloudwatch"
@@ -465,7 +465,6 @@ def _start(rt: Runtime, record: ScopeRecord, found: Classification, base: dict[s
     stored = rt.state.mutate(
         record.scope,
         lambda r: r.model_copy(update={"execution_arn": arn}) if r.incident_id == incident_id else None,
-        plan=rt.plan,
     )
     return IngestResult(
         outcome="started" if started else "joined",

@@ -21,8 +21,6 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from failsafe.aws.appconfig_deployer import DeploymentConflictError
-from failsafe.aws.audit_log import AuditEvent
-from failsafe.aws.state_store import ConcurrentUpdateError, ScopeRecord
 from failsafe.controller import notify, report
 from failsafe.controller.apply import attach_monitors, current_document, preempt_restore
 from failsafe.controller.approval import answer_superseded, superseded_approval
@@ -31,9 +29,11 @@ from failsafe.controller.context import ExecutionContext, IncidentInput, Trigger
 from failsafe.controller.execution_start import resume_input, start_claimed
 from failsafe.controller.planning import plan_output
 from failsafe.controller.runtime import Runtime
+from failsafe.domain.audit import AuditEvent
 from failsafe.domain.diff import blast_radius, diff_documents
 from failsafe.domain.lifecycle import EventKind, IllegalTransitionError
 from failsafe.domain.plans import Level, PlanError, Stage, apply_to_document, restore_document
+from failsafe.domain.records import ConcurrentUpdateError, ScopeRecord
 from failsafe.domain.scope import MAX_SCOPE_KEY_LENGTH, Scope, ScopeError
 from failsafe.domain.toggles import ToggleDocument
 
@@ -329,7 +329,6 @@ def _remember_execution(rt: Runtime, scope: Scope, incident_id: str, arn: str) -
     rt.state.mutate(
         scope,
         lambda r: r.model_copy(update={"execution_arn": arn}) if r.incident_id == incident_id else None,
-        plan=rt.plan,
     )
 
 

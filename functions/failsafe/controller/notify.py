@@ -14,13 +14,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from failsafe.aws.audit_log import AuditEvent
 from failsafe.aws.notifier import Notification
 from failsafe.aws.pagerduty import PagerDutyEvent, pagerduty_severity
-from failsafe.aws.state_store import PendingApproval, ScopeRecord
 from failsafe.controller.approval import Superseded
 from failsafe.controller.context import ExecutionContext
 from failsafe.controller.runtime import Runtime
+from failsafe.domain.audit import AuditEvent
+from failsafe.domain.records import PendingApproval, ScopeRecord
 from failsafe.domain.scope import Scope
 
 NOTIFY_ACTOR = "failsafe:notify"
@@ -187,7 +187,7 @@ def request_approval(rt: Runtime, task_token: str, ctx: ExecutionContext) -> Not
         )
         return r.model_copy(update={"pending_approval": pending, "updated_at": now})
 
-    stored = rt.state.mutate(scope, store, plan=rt.plan)
+    stored = rt.state.mutate(scope, store)
     if moved_to:
         cause = {"superseded_stage": stage, "stage": moved_to[0], "by": NOTIFY_ACTOR}
         rt.record(

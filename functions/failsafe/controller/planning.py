@@ -16,15 +16,15 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from failsafe.aws.audit_log import AuditEvent
 from failsafe.aws.releases import ReleaseError
-from failsafe.aws.state_store import ConcurrentUpdateError, ScopeRecord
 from failsafe.controller.approval import barred_approvers
 from failsafe.controller.common import SYSTEM_ACTOR, apply_event, audit_transition
 from failsafe.controller.context import ExecutionContext, NextStep, PlanOutput
 from failsafe.controller.runtime import Runtime
+from failsafe.domain.audit import AuditEvent
 from failsafe.domain.lifecycle import EventKind, IllegalTransitionError, LifecycleState
 from failsafe.domain.plans import Stage
+from failsafe.domain.records import ConcurrentUpdateError, ScopeRecord
 from failsafe.domain.scope import Scope
 
 HELD = (LifecycleState.DEGRADED, LifecycleState.ROLLED_BACK, LifecycleState.RECOVERY_VERIFY)
@@ -296,7 +296,7 @@ def _approval_superseded(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> Pl
             return None
         return current.model_copy(update={"pending_approval": None, "updated_at": rt.now()})
 
-    record = rt.state.mutate(scope, clear, plan=rt.plan)
+    record = rt.state.mutate(scope, clear)
     rt.record(
         AuditEvent(
             action="approval:superseded_replanned",

@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from failsafe.aws.audit_log import AuditEntry, AuditEvent
 from failsafe.aws.reports import EfficacyWindow, ReportLocation
-from failsafe.aws.state_store import ScopeRecord
 from failsafe.controller.context import ExecutionContext
 from failsafe.controller.runtime import Runtime
+from failsafe.domain.audit import AuditEntry, AuditEvent
+from failsafe.domain.records import ScopeRecord
 from failsafe.domain.scope import Scope
 
 REPORT_ACTOR = "failsafe:report"

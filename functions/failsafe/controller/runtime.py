@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 from failsafe.aws.alarm_states import AlarmStateReader
 from failsafe.aws.appconfig_deployer import AppConfigDeployer, AppConfigTarget
-from failsafe.aws.audit_log import AuditEvent, AuditLog
+from failsafe.aws.audit_log import AuditLog
 from failsafe.aws.audit_witness import log_witness
 from failsafe.aws.executions import Executions
 from failsafe.aws.notifier import Notifier
@@ -21,6 +21,7 @@ from failsafe.aws.reports import EfficacyReader, ReportWriter
 from failsafe.aws.state_store import StateStore
 from failsafe.clock import Clock, get_clock
 from failsafe.controller.settings import Settings
+from failsafe.domain.audit import AuditEvent
 from failsafe.domain.catalog import DEFAULT_CATALOG, GuardrailCatalog
 from failsafe.domain.plans import DEFAULT_PLAN, Plan, VerifyPolicy
 
@@ -79,7 +80,7 @@ class Runtime:
 
     @cached_property
     def state(self) -> StateStore:
-        return StateStore(self.client("dynamodb"), self.settings.need("state_table_name"))
+        return StateStore(self.client("dynamodb"), self.settings.need("state_table_name"), self.plan)
 
     @cached_property
     def audit(self) -> AuditLog:

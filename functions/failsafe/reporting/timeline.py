@@ -294,7 +294,7 @@ def document_version(appconfig: Any, application_id: str, profile_id: str, versi
 
 
 def audit_events(entries: Iterable[Any]) -> list[TimelineEvent]:
-    """Audit entries (`failsafe.aws.audit_log.AuditEntry`): transitions, toggles, approvals, notifications."""
+    """Audit entries (`failsafe.domain.audit.AuditEntry`): transitions, toggles, approvals, notifications."""
     events = []
     for entry in entries:
         action = str(entry.action)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from failsafe.aws.audit_log import AuditEntry
+from failsafe.domain.audit import AuditEntry
 from failsafe.reporting.report import Efficacy, IncidentReport, render, timeline_svg
 from failsafe.reporting.timeline import (
     Timeline,

@@ -12,9 +12,10 @@ from aws_lambda_powertools import Logger
 from tests.unit.handlers.conftest import REGION, World
 
 from failsafe.aws import audit_witness
-from failsafe.aws.audit_log import AuditEvent, AuditLog, AuditWitness, entry_hash
+from failsafe.aws.audit_log import AuditLog
 from failsafe.aws.audit_witness import read_witnesses
 from failsafe.controller.runtime import shared_client
+from failsafe.domain.audit import AuditEvent, AuditWitness, entry_hash
 
 
 def _log_with_witnesses(count: int) -> tuple[AuditLog, list[AuditWitness]]:

@@ -16,14 +16,16 @@ from failsafe.aws.appconfig_deployer import (
     DeploymentConflictError,
     DeploymentRolledBackError,
 )
-from failsafe.aws.audit_log import GENESIS, AuditEvent, AuditLog
+from failsafe.aws.audit_log import AuditLog
 from failsafe.aws.notifier import MESSAGE_SCHEMA, Notification, Notifier
 from failsafe.aws.pagerduty import PagerDutyClient, PagerDutyError, PagerDutyEvent, pagerduty_severity
 from failsafe.aws.releases import ReleaseManager
-from failsafe.aws.state_store import ConcurrentUpdateError, ScopeRecord, StateStore
+from failsafe.aws.state_store import StateStore
 from failsafe.controller.runtime import shared_client
+from failsafe.domain.audit import GENESIS, AuditEvent
 from failsafe.domain.lifecycle import LifecycleState
 from failsafe.domain.plans import DEFAULT_PLAN
+from failsafe.domain.records import ConcurrentUpdateError, ScopeRecord
 from failsafe.domain.scope import Scope
 
 SCOPE = Scope.parse("recommender/prod/region=eu-west-1")
@@ -38,7 +40,7 @@ def _ddb() -> Any:
 
 def test_state_store_creates_then_rejects_a_second_create(world: World) -> None:
     # Given an empty state table
-    store = StateStore(_ddb(), "state")
+    store = StateStore(_ddb(), "state", DEFAULT_PLAN)
     record = ScopeRecord.fresh(SCOPE, DEFAULT_PLAN)
     # When two writers both create the scope's record
     stored = store.put(record, expected_version=None)
@@ -51,7 +53,7 @@ def test_state_store_creates_then_rejects_a_second_create(world: World) -> None:
 
 def test_state_store_optimistic_concurrency_conflict_leaves_the_winner(world: World) -> None:
     # Given a stored record read by two writers at version 1
-    store = StateStore(_ddb(), "state")
+    store = StateStore(_ddb(), "state", DEFAULT_PLAN)
     first = store.put(ScopeRecord.fresh(SCOPE, DEFAULT_PLAN), expected_version=None)
     lifecycle = first.lifecycle.model_copy(update={"state": LifecycleState.DEGRADED})
     # When both write based on version 1
@@ -70,7 +72,7 @@ def test_state_store_optimistic_concurrency_conflict_leaves_the_winner(world: Wo
 
 def test_state_store_mutate_retries_after_a_conflict(world: World) -> None:
     # Given a record and a change function that loses one race
-    store = StateStore(_ddb(), "state")
+    store = StateStore(_ddb(), "state", DEFAULT_PLAN)
     store.put(ScopeRecord.fresh(SCOPE, DEFAULT_PLAN), expected_version=None)
     calls: list[int] = []
 

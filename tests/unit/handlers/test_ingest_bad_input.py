@@ -11,8 +11,8 @@ import pytest
 from tests.unit.handlers.conftest import World, load_event
 from tests.unit.handlers.helpers import audit_actions, executions, ingest, state_record
 
-from failsafe.aws.state_store import AlarmObservation, ScopeRecord
 from failsafe.domain.plans import DEFAULT_PLAN
+from failsafe.domain.records import AlarmObservation, ScopeRecord
 from failsafe.domain.scope import Scope
 
 

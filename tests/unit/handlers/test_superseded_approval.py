@@ -240,7 +240,7 @@ def test_approval_requested_after_the_scope_moved_fails_its_task_as_superseded(
 
 def test_records_written_before_level_requested_by_still_load(world: World) -> None:
     # Given a stored record without the new field
-    from failsafe.aws.state_store import ScopeRecord
+    from failsafe.domain.records import ScopeRecord
 
     body = {
         "scope_key": "recommender/prod",

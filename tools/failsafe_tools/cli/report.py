@@ -18,6 +18,7 @@ import typer
 from failsafe.aws.audit_log import AuditLog
 from failsafe.aws.reports import EfficacyReader, ReportWriter
 from failsafe.aws.state_store import StateStore
+from failsafe.domain.plans import DEFAULT_PLAN
 from failsafe.domain.scope import Scope
 from failsafe.reporting.report import RENDERERS, Efficacy, IncidentReport, render
 from failsafe.reporting.timeline import (
@@ -41,7 +42,7 @@ def register(app: typer.Typer) -> None:
 
 def collect(target: Target, incident_id: str) -> IncidentReport | None:
     """The report of `incident_id` from the target's records; None when the target never saw it."""
-    store = StateStore(target.client("dynamodb"), target.output("StateTableName"))
+    store = StateStore(target.client("dynamodb"), target.output("StateTableName"), DEFAULT_PLAN)
     pointer = store.find_incident(incident_id)
     if pointer is None:
         return None

@@ -255,7 +255,7 @@ def watch(target: Target, scope: str, incident_id: str, final_stage: str, timeou
 
     Returns the exit code. Ctrl-C stops watching only: the workflow runs server-side."""
     out = console()
-    store = StateStore(target.client("dynamodb"), target.output("StateTableName"))
+    store = StateStore(target.client("dynamodb"), target.output("StateTableName"), DEFAULT_PLAN)
     sfn = target.client("stepfunctions")
     order = DEFAULT_PLAN.stage_names
     last = None

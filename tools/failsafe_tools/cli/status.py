@@ -12,8 +12,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from failsafe.aws.state_store import ScopeRecord, StateStore
+from failsafe.aws.state_store import StateStore
 from failsafe.domain import metrics as contract
+from failsafe.domain.plans import DEFAULT_PLAN
+from failsafe.domain.records import ScopeRecord
 from failsafe.domain.scope import DIMENSION_ENVIRONMENT, DIMENSION_SERVICE, Scope, ScopeError
 from failsafe.reporting.timeline import document_version
 from failsafe_tools.cli.output import console, fail, friendly_errors, notice
@@ -133,7 +135,7 @@ def firing_alarms(target: Target) -> list[dict[str, Any]]:
 
 
 def status_data(target: Target, scope: Scope | None) -> dict[str, Any]:
-    store = StateStore(target.client("dynamodb"), target.output("StateTableName"))
+    store = StateStore(target.client("dynamodb"), target.output("StateTableName"), DEFAULT_PLAN)
     records: list[ScopeRecord] = store.list_scopes()
     if scope is not None:
         records = [r for r in records if r.scope_key == scope.key]

@@ -28,7 +28,8 @@ import typer
 from pydantic import BaseModel, ConfigDict
 from rich.table import Table
 
-from failsafe.aws.audit_log import AuditEntry, AuditLog
+from failsafe.aws.audit_log import AuditLog
+from failsafe.domain.audit import AuditEntry
 from failsafe.domain.catalog import DEFAULT_CATALOG, GuardrailCatalog, check_catalog
 from failsafe.domain.plans import DEFAULT_PLAN, Level, Plan
 from failsafe.domain.scope import Scope

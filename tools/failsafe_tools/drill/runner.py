@@ -28,11 +28,12 @@ from typing import Any
 
 from failsafe.aws.audit_log import AuditLog
 from failsafe.aws.reports import EfficacyReader
-from failsafe.aws.state_store import ScopeRecord, StateStore
+from failsafe.aws.state_store import StateStore
 from failsafe.client import AgentHttpSource, ToggleClient
 from failsafe.domain import metrics as contract
 from failsafe.domain.baselines import BASELINES, BaselineName
-from failsafe.domain.plans import Level
+from failsafe.domain.plans import DEFAULT_PLAN, Level
+from failsafe.domain.records import ScopeRecord
 from failsafe.domain.scope import Scope
 from failsafe.domain.toggles import Metadata, ToggleDocument
 from failsafe.recommender.catalog import get_catalog
@@ -133,7 +134,7 @@ class _Drill:
         self.outputs = stack.outputs
         self.scope = Scope(service=self.outputs["ServiceName"], environment=self.outputs["EnvironmentName"])
         self.prefix = self.outputs["AlarmNamePrefix"]
-        self.state = StateStore(stack.client("dynamodb"), self.outputs["StateTableName"])
+        self.state = StateStore(stack.client("dynamodb"), self.outputs["StateTableName"], DEFAULT_PLAN)
         self.events: list[TimelineEvent] = []
         self.progress_cb = progress
         self.phase = "starting"
