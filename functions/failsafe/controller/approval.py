@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from failsafe.aws.executions import ApprovalTokenError
-from failsafe.controller.runtime import Runtime
+from failsafe.controller.ports import Ports
 from failsafe.domain.audit import AuditEvent
 from failsafe.domain.records import PendingApproval, ScopeRecord
 
@@ -63,7 +63,7 @@ def superseded_approval(before: ScopeRecord, new_stage: str | None) -> PendingAp
 
 
 def answer_superseded(
-    rt: Runtime, record: ScopeRecord, pending: PendingApproval, *, actor: str, reason: str
+    rt: Ports, record: ScopeRecord, pending: PendingApproval, *, actor: str, reason: str
 ) -> dict[str, object]:
     """Fail the task waiting on `pending` with `Superseded` so the execution re-plans `record`'s stage now.
 
@@ -157,7 +157,7 @@ class ApprovalResult(BaseModel):
     stage: str
 
 
-def decide(rt: Runtime, request: ApprovalRequest) -> ApprovalResult:
+def decide(rt: Ports, request: ApprovalRequest) -> ApprovalResult:
     pointer = rt.state.find_incident(request.incident_id)
     if pointer is None:
         raise ApprovalError(f"incident {request.incident_id}: no such incident")

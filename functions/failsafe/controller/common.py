@@ -7,7 +7,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from failsafe.controller.runtime import Runtime
+from failsafe.controller.ports import Ports
 from failsafe.domain.audit import AuditEvent
 from failsafe.domain.lifecycle import Event, EventKind, Transition, transition
 from failsafe.domain.records import ScopeRecord, snapshot
@@ -30,7 +30,7 @@ def incident_id_for(scope: Scope, at: datetime, prefix: str = "inc") -> str:
 
 
 def apply_event(
-    rt: Runtime,
+    rt: Ports,
     record: ScopeRecord,
     kind: EventKind,
     *,
@@ -52,7 +52,7 @@ def apply_event(
 
 
 def audit_transition(
-    rt: Runtime,
+    rt: Ports,
     before: ScopeRecord,
     after: ScopeRecord,
     moved: Transition,

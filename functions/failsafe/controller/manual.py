@@ -28,7 +28,7 @@ from failsafe.controller.common import apply_event, audit_transition, incident_i
 from failsafe.controller.context import ExecutionContext, IncidentInput, TriggerInfo
 from failsafe.controller.execution_start import resume_input, start_claimed
 from failsafe.controller.planning import plan_output
-from failsafe.controller.runtime import Runtime
+from failsafe.controller.ports import Ports
 from failsafe.domain.audit import AuditEvent
 from failsafe.domain.diff import blast_radius, diff_documents
 from failsafe.domain.lifecycle import EventKind, IllegalTransitionError
@@ -97,7 +97,7 @@ def parse_request(event: Any) -> ManualRequest:
     return request
 
 
-def handle(rt: Runtime, request: ManualRequest) -> dict[str, Any]:
+def handle(rt: Ports, request: ManualRequest) -> dict[str, Any]:
     scope = Scope.parse(request.scope)
     owned = (rt.settings.service, rt.settings.environment)
     if (scope.service, scope.environment) != owned:
@@ -125,12 +125,12 @@ def handle(rt: Runtime, request: ManualRequest) -> dict[str, Any]:
     return start(rt, request, scope, final)
 
 
-def _last_overlay(rt: Runtime, final: Stage) -> str | None:
+def _last_overlay(rt: Ports, final: Stage) -> str | None:
     overlays = [s.name for s in rt.plan.path_to(final.name) if s.overlay is not None]
     return overlays[-1] if overlays else None
 
 
-def dry_run(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> dict[str, Any]:
+def dry_run(rt: Ports, request: ManualRequest, scope: Scope, final: Stage) -> dict[str, Any]:
     version, document = current_document(rt)
     path = rt.plan.path_to(final.name)
     target = _last_overlay(rt, final)
@@ -195,7 +195,7 @@ def dry_run(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> 
     }
 
 
-def start(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> dict[str, Any]:
+def start(rt: Ports, request: ManualRequest, scope: Scope, final: Stage) -> dict[str, Any]:
     for _ in range(8):
         current = rt.state.get(scope.key)
         record = current or ScopeRecord.fresh(scope, rt.plan)
@@ -293,7 +293,7 @@ def start(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> di
     raise ConcurrentUpdateError(scope.key, None)
 
 
-def _resume(rt: Runtime, request: ManualRequest, record: ScopeRecord) -> dict[str, Any]:
+def _resume(rt: Ports, request: ManualRequest, record: ScopeRecord) -> dict[str, Any]:
     """Start the execution of a claim that has none (StartExecution failed after the claim was saved),
     with the stage the record holds now. Audited as `execution:resumed`."""
     payload = resume_input(record)
@@ -325,14 +325,14 @@ def _resume(rt: Runtime, request: ManualRequest, record: ScopeRecord) -> dict[st
     }
 
 
-def _remember_execution(rt: Runtime, scope: Scope, incident_id: str, arn: str) -> None:
+def _remember_execution(rt: Ports, scope: Scope, incident_id: str, arn: str) -> None:
     rt.state.mutate(
         scope,
         lambda r: r.model_copy(update={"execution_arn": arn}) if r.incident_id == incident_id else None,
     )
 
 
-def recover(rt: Runtime, request: ManualRequest, scope: Scope) -> dict[str, Any]:
+def recover(rt: Ports, request: ManualRequest, scope: Scope) -> dict[str, Any]:
     current = rt.state.get(scope.key)
     if current is None or not current.has_open_incident:
         raise ManualRequestError(f"scope {scope.key} is already NORMAL; nothing to recover")
@@ -449,7 +449,7 @@ def _incident_context(record: ScopeRecord, incident_id: str, scope: Scope) -> Ex
     )
 
 
-def _restore(rt: Runtime, request: ManualRequest, scope: Scope, incident_id: str) -> dict[str, Any] | None:
+def _restore(rt: Ports, request: ManualRequest, scope: Scope, incident_id: str) -> dict[str, Any] | None:
     """Deploy the document without the incident's override (gradual unless `immediate`); None if none.
 
     Another deployment in progress, or one that starts meanwhile, means the document is read again: a
@@ -457,7 +457,7 @@ def _restore(rt: Runtime, request: ManualRequest, scope: Scope, incident_id: str
     return _retrying_conflicts(rt, lambda: _restore_once(rt, request, scope, incident_id))
 
 
-def _retrying_conflicts(rt: Runtime, attempt: Callable[[], T]) -> T:
+def _retrying_conflicts(rt: Ports, attempt: Callable[[], T]) -> T:
     """`attempt()`, again after 2 s and 4 s (clock time) while another deployment is in the way."""
     delay = 2.0
     for n in range(1, RESTORE_ATTEMPTS + 1):
@@ -472,7 +472,7 @@ def _retrying_conflicts(rt: Runtime, attempt: Callable[[], T]) -> T:
 
 
 def _without_incident(
-    rt: Runtime, request: ManualRequest, document: ToggleDocument, scope: Scope, incident_id: str
+    rt: Ports, request: ManualRequest, document: ToggleDocument, scope: Scope, incident_id: str
 ) -> ToggleDocument | None:
     """`document` without the incident's overrides (what they replaced put back); None if it holds none."""
     if not any(o.scope == scope and o.incident_id == incident_id for o in document.overrides):
@@ -487,9 +487,7 @@ def _without_incident(
     )
 
 
-def _restore_once(
-    rt: Runtime, request: ManualRequest, scope: Scope, incident_id: str
-) -> dict[str, Any] | None:
+def _restore_once(rt: Ports, request: ManualRequest, scope: Scope, incident_id: str) -> dict[str, Any] | None:
     head = rt.deployer.settled_head()
     version, document = current_document(rt)
     new = _without_incident(rt, request, document, scope, incident_id)
@@ -519,7 +517,7 @@ def _restore_once(
     return deployment
 
 
-def _restore_failed(rt: Runtime, request: ManualRequest, ctx: ExecutionContext, exc: Exception) -> None:
+def _restore_failed(rt: Ports, request: ManualRequest, ctx: ExecutionContext, exc: Exception) -> None:
     """The scope is NORMAL but the rollback toggles could not be withdrawn: audit it and page again."""
     error = f"{type(exc).__name__}: {str(exc)[:300]}"
     rt.record(
@@ -540,7 +538,7 @@ def _restore_failed(rt: Runtime, request: ManualRequest, ctx: ExecutionContext, 
     )
 
 
-def _write_report(rt: Runtime, request: ManualRequest, ctx: ExecutionContext) -> dict[str, Any] | None:
+def _write_report(rt: Ports, request: ManualRequest, ctx: ExecutionContext) -> dict[str, Any] | None:
     """The incident report the state machine's IncidentReport task would have written (best effort, as
     there: a failure is audited and the recover still succeeds)."""
     try:

@@ -9,41 +9,12 @@ from typing import Any
 
 from failsafe.aws.reports import EfficacyWindow, ReportLocation
 from failsafe.controller.context import ExecutionContext
-from failsafe.controller.runtime import Runtime
+from failsafe.controller.ports import Ports
 from failsafe.domain.audit import AuditEntry, AuditEvent
 from failsafe.domain.records import ScopeRecord
 from failsafe.domain.scope import Scope
 
 REPORT_ACTOR = "failsafe:report"
-
-
-def _deployments(rt: Runtime, incident_id: str) -> list[dict[str, Any]]:
-    deployer = rt.deployer
-    client = rt.client("appconfig")
-    items = client.list_deployments(
-        ApplicationId=deployer.target.application_id, EnvironmentId=deployer.target.environment_id
-    ).get("Items", [])
-    found = []
-    for item in items:
-        d = client.get_deployment(
-            ApplicationId=deployer.target.application_id,
-            EnvironmentId=deployer.target.environment_id,
-            DeploymentNumber=item["DeploymentNumber"],
-        )
-        if incident_id not in str(d.get("Description", "")):
-            continue
-        found.append(
-            {
-                "deployment_number": d["DeploymentNumber"],
-                "config_version": d.get("ConfigurationVersion"),
-                "state": d.get("State"),
-                "strategy": d.get("DeploymentStrategyId"),
-                "started_at": d.get("StartedAt"),
-                "completed_at": d.get("CompletedAt"),
-                "description": d.get("Description"),
-            }
-        )
-    return found
 
 
 def _final_state(entries: list[AuditEntry], record: ScopeRecord | None, incident_id: str) -> str:
@@ -53,7 +24,7 @@ def _final_state(entries: list[AuditEntry], record: ScopeRecord | None, incident
     return str(states[-1]) if states and states[-1] else "NORMAL"
 
 
-def build(rt: Runtime, ctx: ExecutionContext) -> dict[str, Any]:
+def build(rt: Ports, ctx: ExecutionContext) -> dict[str, Any]:
     scope = Scope.parse(ctx.scope)
     entries = rt.audit.entries(incident_id=ctx.incident_id)
     timeline: list[dict[str, Any]] = [
@@ -81,7 +52,7 @@ def build(rt: Runtime, ctx: ExecutionContext) -> dict[str, Any]:
             timeline.append(
                 {"at": rt.now().isoformat(), "source": "execution", "what": f"history unavailable: {exc}"}
             )
-    deployments = _deployments(rt, ctx.incident_id)
+    deployments = rt.deployer.deployments_mentioning(ctx.incident_id)
     for d in deployments:
         for key in ("started_at", "completed_at"):
             value = d.get(key)
@@ -163,7 +134,7 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(rt: Runtime, ctx: ExecutionContext) -> ReportLocation:
+def write(rt: Ports, ctx: ExecutionContext) -> ReportLocation:
     report = build(rt, ctx)
     location = rt.reports.write(ctx.incident_id, report, markdown(report))
     rt.record(

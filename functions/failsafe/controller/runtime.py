@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache, cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -40,6 +40,9 @@ def shared_client(service: str, region: str | None) -> Any:
 
 
 class Runtime:
+    """The AWS wiring of the controller's `Ports`: each port is its `failsafe.aws` adapter, built on first use
+    from `settings` with one shared boto3 client per service."""
+
     def __init__(
         self,
         settings: Settings,
@@ -144,3 +147,10 @@ class Runtime:
         if not name:
             return None
         return ReleaseManager(self.client("lambda"), name, self.settings.recommender_alias)
+
+
+if TYPE_CHECKING:
+    from failsafe.controller.ports import Ports
+
+    def _wires_every_port(runtime: Runtime) -> Ports:
+        return runtime

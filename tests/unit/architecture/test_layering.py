@@ -63,3 +63,31 @@ def test_no_controller_module_takes_a_record_type_from_an_adapter() -> None:
             if module.startswith("failsafe.aws") and names & RECORD_TYPES:
                 found.append(f"{path.relative_to(ROOT)}: {sorted(names & RECORD_TYPES)} from {module}")
     assert found == []
+
+
+ADAPTERS = {
+    "StateStore",
+    "AuditLog",
+    "AppConfigDeployer",
+    "Executions",
+    "Notifier",
+    "PagerDutyClient",
+    "ReleaseManager",
+    "ReportWriter",
+    "EfficacyReader",
+    "AlarmStateReader",
+    "Runtime",
+}
+
+
+def test_use_cases_depend_on_ports_not_on_the_aws_wiring() -> None:
+    # Given the controller's use-case modules (all but the wiring itself)
+    found = []
+    for path in sorted((FAILSAFE / "controller").rglob("*.py")):
+        if path.name in {"runtime.py", "ports.py"}:
+            continue
+        for module, names in _imports(path):
+            # When a module imports / Then it takes no adapter class and no Runtime: only `Ports`
+            if names & ADAPTERS:
+                found.append(f"{path.relative_to(ROOT)}: {sorted(names & ADAPTERS)} from {module}")
+    assert found == []
