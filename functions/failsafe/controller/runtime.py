@@ -149,6 +149,25 @@ class Runtime:
         return ReleaseManager(self.client("lambda"), name, self.settings.recommender_alias)
 
 
+_runtimes: dict[type[Settings], Runtime] = {}
+
+
+def runtime_for(settings_type: type[Settings]) -> Runtime:
+    """This process's runtime for a handler's settings: the environment is validated once, clients lazy."""
+    if settings_type not in _runtimes:
+        _runtimes[settings_type] = Runtime(settings_type.from_env())
+    return _runtimes[settings_type]
+
+
+def cold_start() -> None:
+    """Return this process to what a fresh Lambda container holds: no handler runtime, boto3 session or client
+    of an earlier environment survives. Tools call it when they start a new stack in this process; tests call
+    it when they change the environment between cases."""
+    _runtimes.clear()
+    shared_client.cache_clear()
+    default_session.cache_clear()
+
+
 if TYPE_CHECKING:
     from failsafe.controller.ports import Ports
 

@@ -7,14 +7,12 @@ from typing import TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-from failsafe.controller.runtime import Runtime
+from failsafe.controller.runtime import Runtime, runtime_for
 from failsafe.controller.settings import Settings
 
 CONTROLLER_NAMESPACE = "Failsafe/Controller"
 
 S = TypeVar("S", bound=Settings)
-
-_runtimes: dict[type[Settings], Runtime] = {}
 
 
 def powertools() -> tuple[Logger, Tracer, Metrics]:
@@ -30,11 +28,4 @@ def powertools() -> tuple[Logger, Tracer, Metrics]:
 
 def runtime(settings_type: type[S]) -> Runtime:
     """The process's runtime for a handler: the environment is validated once, clients are lazy."""
-    if settings_type not in _runtimes:
-        _runtimes[settings_type] = Runtime(settings_type.from_env())
-    return _runtimes[settings_type]
-
-
-def reset_runtimes() -> None:
-    """Forget cached runtimes (tests change the environment between cases)."""
-    _runtimes.clear()
+    return runtime_for(settings_type)

@@ -18,9 +18,9 @@ import pytest
 from tests.unit.handlers.conftest import ROUTING_KEY, PagerDutyServer, pagerduty_server
 
 from failsafe.aws.reports import EfficacyReader
+from failsafe.controller.runtime import cold_start
 from failsafe.domain.metrics import NAMESPACE, REQUESTS
 from failsafe.domain.scope import Scope
-from failsafe.handlers._common import reset_runtimes
 from failsafe_tools.local.clock import ManualClock
 from failsafe_tools.local.stack import LocalStack
 
@@ -141,7 +141,7 @@ def pd_module() -> Iterator[PagerDutyServer]:
 
 @pytest.fixture(scope="module")
 def controller(pd_module: PagerDutyServer) -> Iterator[Controller]:
-    reset_runtimes()
+    cold_start()
     clock = ManualClock()
     stack = LocalStack.start(
         ROOT / "template.yaml",
@@ -168,4 +168,4 @@ def controller(pd_module: PagerDutyServer) -> Iterator[Controller]:
         yield Controller(stack=stack, clock=clock, queue_url=queue_url, pd=pd_module)
     finally:
         stack.stop()
-        reset_runtimes()
+        cold_start()

@@ -91,3 +91,28 @@ def test_use_cases_depend_on_ports_not_on_the_aws_wiring() -> None:
             if names & ADAPTERS:
                 found.append(f"{path.relative_to(ROOT)}: {sorted(names & ADAPTERS)} from {module}")
     assert found == []
+
+
+def test_the_drill_reaches_a_stack_without_the_cli() -> None:
+    # Given the drill package / When its imports are read
+    # Then none is the CLI's: it reaches a stack through failsafe_tools.target
+    assert _violations(TOOLS / "drill", ("failsafe_tools.cli",)) == []
+
+
+def test_target_carries_no_cli_framework() -> None:
+    # Given the shared Target module / When its imports are read / Then no Typer type is part of it
+    assert [m for m, _ in _imports(TOOLS / "target.py") if m.startswith("typer")] == []
+
+
+def test_nothing_outside_the_handlers_reaches_into_their_private_module() -> None:
+    # Given the tools and the tests / When their imports are read
+    found = []
+    for folder in (TOOLS, ROOT / "tests"):
+        for path in sorted(folder.rglob("*.py")):
+            for module, names in _imports(path):
+                # Then none takes a private name of failsafe.handlers._common
+                if module == "failsafe.handlers._common" and any(
+                    n.startswith("_") or "reset" in n for n in names
+                ):
+                    found.append(f"{path.relative_to(ROOT)}: {sorted(names)}")
+    assert found == []

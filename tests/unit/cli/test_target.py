@@ -12,7 +12,7 @@ from moto import mock_aws
 from typer.testing import CliRunner
 
 from failsafe_tools.cli.app import build_app
-from failsafe_tools.cli.target import TargetError, resolve
+from failsafe_tools.target import TargetError, resolve
 
 TEMPLATE = {
     "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},

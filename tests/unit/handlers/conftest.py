@@ -21,11 +21,10 @@ import pytest
 from moto import mock_aws
 
 from failsafe.aws.reports import EfficacyReader
-from failsafe.controller.runtime import shared_client
+from failsafe.controller.runtime import cold_start, shared_client
 from failsafe.domain.catalog import DEFAULT_CATALOG
 from failsafe.domain.metrics import NAMESPACE, REQUESTS
 from failsafe.domain.scope import Scope
-from failsafe.handlers._common import reset_runtimes
 from failsafe_tools.local.appconfig import install
 from failsafe_tools.local.clock import EPOCH_START, ManualClock, set_clock
 
@@ -260,7 +259,7 @@ def world(monkeypatch: pytest.MonkeyPatch, clock: ManualClock, pagerduty: PagerD
     }.items():
         monkeypatch.setenv(name, value)
     install()
-    reset_runtimes()
+    cold_start()
     with mock_aws():
         ddb = shared_client("dynamodb", REGION)
         _table(ddb, "state", [("pk", "S", "HASH")])
@@ -363,4 +362,4 @@ def world(monkeypatch: pytest.MonkeyPatch, clock: ManualClock, pagerduty: PagerD
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         yield World(env=env, queue_url=queue_url, clock=clock, pagerduty=pagerduty)
-    reset_runtimes()
+    cold_start()

@@ -21,8 +21,8 @@ from tests.unit.handlers.helpers import (
 )
 
 from failsafe.aws.appconfig_deployer import DeploymentConflictError, DeploymentTimeoutError
+from failsafe.controller.runtime import cold_start
 from failsafe.handlers import apply_toggles, manual_rollback
-from failsafe.handlers._common import reset_runtimes
 
 SCOPE = "recommender/prod"
 
@@ -222,7 +222,7 @@ def test_a_rollback_deployment_still_running_past_its_stage_target_fails_loudly(
 ) -> None:
     # Given a P2 incident whose "immediate" strategy is in fact a 10-minute linear one
     monkeypatch.setenv("APPCONFIG_IMMEDIATE_STRATEGY_ID", world.env["APPCONFIG_GRADUAL_STRATEGY_ID"])
-    reset_runtimes()
+    cold_start()
     state = _open_p2(world)
     plan(state, "begin")
     state["deployment"] = task(apply_toggles, "apply", state)

@@ -11,9 +11,9 @@ from typing import Annotated
 
 import typer
 
+from failsafe_tools.cli.options import RegionOpt, StackOpt, StateFileOpt, TargetOpt, TemplateOpt
 from failsafe_tools.cli.output import console, fail, friendly_errors
 from failsafe_tools.cli.rollback import AsOpt, ReasonOpt, open_target, operator, require_reason, target_args
-from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, TargetOpt, TemplateOpt
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
 
 IncidentArg = Annotated[str, typer.Argument(help="The incident id (the workflow's execution name).")]

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from failsafe_tools.cli.options import RegionOpt, StackOpt, StateFileOpt, TargetOpt, TemplateOpt
 from failsafe_tools.cli.output import abort, console, friendly_errors
 from failsafe_tools.cli.rollback import (
     DEFAULT_SCOPE,
@@ -24,7 +25,6 @@ from failsafe_tools.cli.rollback import (
     target_args,
 )
 from failsafe_tools.cli.status import check_scope_in_stack, parse_scope
-from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, TargetOpt, TemplateOpt
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
 
 

@@ -28,10 +28,11 @@ from failsafe.reporting.timeline import (
     deployment_events,
     execution_events,
 )
+from failsafe_tools.cli.options import RegionOpt, StackOpt, StateFileOpt, TargetOpt, TemplateOpt
 from failsafe_tools.cli.output import abort, console, fail, friendly_errors
 from failsafe_tools.cli.rollback import open_target, target_args
-from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, Target, TargetOpt, TemplateOpt
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
+from failsafe_tools.target import Target
 
 DRILL_REPORTS = Path(".failsafe/reports")
 

@@ -20,18 +20,11 @@ from rich.table import Table
 
 from failsafe.aws.state_store import StateStore
 from failsafe.domain.plans import DEFAULT_PLAN, Level
+from failsafe_tools.cli.options import RegionOpt, StackOpt, StateFileOpt, TargetOpt, TemplateOpt
 from failsafe_tools.cli.output import FAILED, abort, console, duration, fail, friendly_errors, notice
 from failsafe_tools.cli.status import check_scope_in_stack, parse_scope
-from failsafe_tools.cli.target import (
-    RegionOpt,
-    StackOpt,
-    StateFileOpt,
-    Target,
-    TargetOpt,
-    TemplateOpt,
-    resolve,
-)
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
+from failsafe_tools.target import Target, resolve
 
 INTERRUPTED = 130
 WATCH_POLL_SECONDS = 0.5

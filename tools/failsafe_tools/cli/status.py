@@ -18,17 +18,10 @@ from failsafe.domain.plans import DEFAULT_PLAN
 from failsafe.domain.records import ScopeRecord
 from failsafe.domain.scope import DIMENSION_ENVIRONMENT, DIMENSION_SERVICE, Scope, ScopeError
 from failsafe.reporting.timeline import document_version
+from failsafe_tools.cli.options import RegionOpt, StackOpt, StateFileOpt, TargetOpt, TemplateOpt
 from failsafe_tools.cli.output import console, fail, friendly_errors, notice
-from failsafe_tools.cli.target import (
-    RegionOpt,
-    StackOpt,
-    StateFileOpt,
-    Target,
-    TargetOpt,
-    TemplateOpt,
-    resolve,
-)
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
+from failsafe_tools.target import Target, resolve
 
 ScopeOpt = Annotated[
     str | None,

@@ -33,18 +33,11 @@ from failsafe.domain.audit import AuditEntry
 from failsafe.domain.catalog import DEFAULT_CATALOG, GuardrailCatalog, check_catalog
 from failsafe.domain.plans import DEFAULT_PLAN, Level, Plan
 from failsafe.domain.scope import Scope
+from failsafe_tools.cli.options import RegionOpt, StackOpt, StateFileOpt, TargetOpt, TemplateOpt
 from failsafe_tools.cli.output import FAILED, console, friendly_errors
 from failsafe_tools.cli.rollback import open_target, target_args
-from failsafe_tools.cli.target import (
-    FunctionFailed,
-    RegionOpt,
-    StackOpt,
-    StateFileOpt,
-    Target,
-    TargetOpt,
-    TemplateOpt,
-)
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
+from failsafe_tools.target import FunctionFailed, Target
 
 Status = Literal["pass", "warn", "fail"]
 

@@ -47,7 +47,6 @@ from failsafe.reporting.timeline import (
     deployment_events,
     execution_events,
 )
-from failsafe_tools.cli.target import FunctionFailed, Target, from_local_stack, use_local_stack
 from failsafe_tools.drill.pagerduty import ROUTING_KEY, PagerDutySink
 from failsafe_tools.drill.scenarios import Scenario
 from failsafe_tools.drill.scorecard import (
@@ -59,6 +58,7 @@ from failsafe_tools.drill.scorecard import (
     score,
 )
 from failsafe_tools.drill.traffic import TrafficGenerator
+from failsafe_tools.target import FunctionFailed, Target, from_local_stack, use_local_stack
 
 DEFAULT_SPEED = 75.0
 """Simulated seconds per wall second. A whole incident (10-minute trigger, 15-minute verify window, gradual
@@ -578,9 +578,9 @@ class _Drill:
 def fresh_lambda_containers() -> None:
     """A new stack gets new Lambda containers: the in-process handlers cache one `Runtime` per process
     (table names, AppConfig ids from their environment), which must not outlive the stack it was built for."""
-    from failsafe.handlers._common import reset_runtimes
+    from failsafe.controller.runtime import cold_start
 
-    reset_runtimes()
+    cold_start()
 
 
 def run_drill(

@@ -1,5 +1,6 @@
-"""Where a command acts: resolve `--target local` or `--stack NAME [--region R]` into boto3 clients and the
-stack's outputs.
+"""Where a tool acts: resolve a local stack or a deployed one (`--target local`, `--stack NAME [--region R]`
+in the CLI) into boto3 clients and the stack's outputs. The CLI and the drill both use it; the CLI's Typer
+options for it are in `failsafe_tools.cli.options`.
 
 - `--stack NAME`: a deployed SAM stack. Its resources come from the CloudFormation stack outputs
   (`describe_stacks`), the same outputs template.yaml declares.
@@ -20,29 +21,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import boto3
-import typer
 
 from failsafe_tools.local.server import DEFAULT_STATE_FILE, ServerError, healthy, pid_alive, read_state
 
 TargetKind = Literal["embedded", "local", "stack"]
-
-TargetOpt = Annotated[
-    str,
-    typer.Option("--target", help="'local' (default): the local AWS; see also --stack.", show_default=True),
-]
-StackOpt = Annotated[
-    str | None, typer.Option("--stack", help="Name of a deployed failsafe SAM stack (overrides --target).")
-]
-RegionOpt = Annotated[str | None, typer.Option("--region", help="AWS region of --stack.")]
-StateFileOpt = Annotated[
-    Path, typer.Option("--state-file", help="State file of a running `failsafe local up`.", show_default=True)
-]
-TemplateOpt = Annotated[
-    Path, typer.Option("--template", help="template.yaml for an embedded local stack.", show_default=True)
-]
 
 
 class TargetError(RuntimeError):
@@ -189,10 +174,10 @@ def resolve(
 
     if notice is not None:
         notice("no `failsafe local up` is running: starting an embedded local stack for this command")
-    from failsafe.handlers._common import reset_runtimes
+    from failsafe.controller.runtime import cold_start
 
     started = time.monotonic()
-    reset_runtimes()  # new stack, new Lambda containers: no handler runtime of an earlier stack survives
+    cold_start()  # new stack, new Lambda containers: no handler runtime of an earlier stack survives
     local = LocalStack.start(template)
     if notice is not None:
         notice(
