@@ -104,7 +104,7 @@ def _set_monitors(
     reason: str | None = None,
 ) -> None:
     """Detach or re-attach the environment's guardrail monitors (no-op without APPCONFIG_MONITORS)."""
-    configured = rt.settings.appconfig_monitors
+    configured = rt.appconfig_monitors
     if not configured:
         return
     wanted: list[dict[str, str]] = json.loads(configured) if attached else []

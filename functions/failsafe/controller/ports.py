@@ -192,6 +192,9 @@ class Ports(Protocol):
     def alarm_prefix(self) -> str: ...
 
     @property
+    def appconfig_monitors(self) -> str | None: ...
+
+    @property
     def state(self) -> StateStorePort: ...
 
     @property

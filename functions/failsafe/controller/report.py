@@ -40,7 +40,7 @@ def build(rt: Ports, ctx: ExecutionContext) -> dict[str, Any]:
         for e in entries
     ]
     record = rt.state.get(scope.key)
-    execution_arn = rt.executions.execution_arn(ctx.incident_id) if rt.settings.state_machine_arn else None
+    execution_arn = rt.executions.execution_arn(ctx.incident_id)
     if execution_arn:
         try:
             for h in rt.executions.history(execution_arn):

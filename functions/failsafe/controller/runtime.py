@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache, cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -20,10 +20,24 @@ from failsafe.aws.releases import ReleaseManager
 from failsafe.aws.reports import EfficacyReader, ReportWriter
 from failsafe.aws.state_store import StateStore
 from failsafe.clock import Clock, get_clock
-from failsafe.controller.settings import Settings
+from failsafe.controller.settings import (
+    AlarmSettings,
+    AppConfigSettings,
+    AuditSettings,
+    ExecutionsSettings,
+    NotifySettings,
+    PagerSettings,
+    ReleaseSettings,
+    ReportSettings,
+    Settings,
+    SettingsError,
+    StateSettings,
+)
 from failsafe.domain.audit import AuditEvent
 from failsafe.domain.catalog import DEFAULT_CATALOG, GuardrailCatalog
 from failsafe.domain.plans import DEFAULT_PLAN, Plan, VerifyPolicy
+
+M = TypeVar("M", bound=Settings)
 
 
 @cache
@@ -81,20 +95,32 @@ class Runtime:
                 self._clients[service] = self._session.client(service, **kwargs)  # type: ignore[call-overload]
         return self._clients[service]
 
+    def settings_for(self, mixin: type[M]) -> M:
+        """This function's settings as `mixin`; a model without it cannot build that mixin's port."""
+        if not isinstance(self.settings, mixin):
+            raise SettingsError(
+                f"{type(self.settings).__name__} does not include {mixin.__name__}, which this code path "
+                f"needs; add it to the handler's settings model and its variables to template.yaml"
+            )
+        return self.settings
+
     @cached_property
     def state(self) -> StateStore:
-        return StateStore(self.client("dynamodb"), self.settings.need("state_table_name"), self.plan)
+        table = self.settings_for(StateSettings).state_table_name
+        return StateStore(self.client("dynamodb"), table, self.plan)
 
     @cached_property
     def audit(self) -> AuditLog:
-        return AuditLog(self.client("dynamodb"), self.settings.need("audit_table_name"), witness=log_witness)
+        table = self.settings_for(AuditSettings).audit_table_name
+        return AuditLog(self.client("dynamodb"), table, witness=log_witness)
 
     def record(self, event: AuditEvent) -> None:
         self.audit.append(event, at=self.now())
 
     @cached_property
     def executions(self) -> Executions:
-        return Executions(self.client("stepfunctions"), self.settings.need("state_machine_arn"))
+        arn = self.settings_for(ExecutionsSettings).state_machine_arn
+        return Executions(self.client("stepfunctions"), arn)
 
     @cached_property
     def alarms(self) -> AlarmStateReader:
@@ -102,40 +128,39 @@ class Runtime:
 
     @property
     def alarm_prefix(self) -> str:
-        return (
-            self.settings.alarm_name_prefix
-            or f"failsafe-{self.settings.service}-{self.settings.environment}-"
-        )
+        return self.settings_for(AlarmSettings).alarm_name_prefix
 
     @cached_property
     def deployer(self) -> AppConfigDeployer:
-        s = self.settings
+        s = self.settings_for(AppConfigSettings)
         target = AppConfigTarget(
-            application_id=s.need("appconfig_application_id"),
-            environment_id=s.need("appconfig_environment_id"),
-            profile_id=s.need("appconfig_profile_id"),
-            immediate_strategy_id=s.need("appconfig_immediate_strategy_id"),
-            gradual_strategy_id=s.need("appconfig_gradual_strategy_id"),
+            application_id=s.appconfig_application_id,
+            environment_id=s.appconfig_environment_id,
+            profile_id=s.appconfig_profile_id,
+            immediate_strategy_id=s.appconfig_immediate_strategy_id,
+            gradual_strategy_id=s.appconfig_gradual_strategy_id,
         )
         return AppConfigDeployer(self.client("appconfig"), target, clock=self.clock)
 
+    @property
+    def appconfig_monitors(self) -> str | None:
+        return self.settings_for(AppConfigSettings).appconfig_monitors
+
     @cached_property
     def notifier(self) -> Notifier:
-        return Notifier(self.client("sns"), self.settings.need("topic_arn"))
+        return Notifier(self.client("sns"), self.settings_for(NotifySettings).topic_arn)
 
     @cached_property
     def pagerduty(self) -> PagerDutyClient:
+        s = self.settings_for(PagerSettings)
         secrets = SecretsProvider(boto3_client=self.client("secretsmanager"))
         return PagerDutyClient(
-            secrets,
-            self.settings.need("pagerduty_secret_arn"),
-            base_url=self.settings.pagerduty_base_url,
-            sleep=self.clock.sleep,
+            secrets, s.pagerduty_secret_arn, base_url=s.pagerduty_base_url, sleep=self.clock.sleep
         )
 
     @cached_property
     def reports(self) -> ReportWriter:
-        return ReportWriter(self.client("s3"), self.settings.need("report_bucket"))
+        return ReportWriter(self.client("s3"), self.settings_for(ReportSettings).report_bucket)
 
     @cached_property
     def efficacy(self) -> EfficacyReader:
@@ -143,10 +168,12 @@ class Runtime:
 
     @cached_property
     def releases(self) -> ReleaseManager | None:
-        name = self.settings.recommender_function_name
-        if not name:
+        """The recommender's releases; None when this function's model or environment names no function."""
+        if not isinstance(self.settings, ReleaseSettings) or not self.settings.recommender_function_name:
             return None
-        return ReleaseManager(self.client("lambda"), name, self.settings.recommender_alias)
+        s = self.settings
+        assert s.recommender_function_name is not None
+        return ReleaseManager(self.client("lambda"), s.recommender_function_name, s.recommender_alias)
 
 
 _runtimes: dict[type[Settings], Runtime] = {}

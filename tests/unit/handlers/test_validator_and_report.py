@@ -16,6 +16,13 @@ from failsafe.domain.schema import example_document
 from failsafe.handlers import incident_report, manual_rollback, toggle_validator
 
 
+@pytest.fixture(autouse=True)
+def _function_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the template's Globals give every function (the settings have no defaults for them)."""
+    monkeypatch.setenv("FAILSAFE_SERVICE", "recommender")
+    monkeypatch.setenv("FAILSAFE_ENVIRONMENT", "prod")
+
+
 def _validator_event(document: Any) -> dict[str, Any]:
     return {
         "applicationId": "app",

@@ -193,8 +193,8 @@ def test_no_wildcard_actions_and_no_wildcard_data_resources() -> None:
             assert not any(action.startswith(data_services) for action in scoped), statement
 
 
-def test_every_handler_gets_the_environment_its_model_requires() -> None:
-    # Given each function's environment (Globals + its own)
+def test_every_handler_gets_exactly_the_environment_its_model_declares() -> None:
+    # Given each function's environment (Globals + its own) and its settings model
     res = source()["Resources"]
     globals_env = set(source()["Globals"]["Function"]["Environment"]["Variables"])
     # (the verify policy must be the same wherever a lifecycle record is created or moved)
@@ -205,8 +205,14 @@ def test_every_handler_gets_the_environment_its_model_requires() -> None:
         required = {f.alias for f in env_model.model_fields.values() if f.is_required()}
         props = res[logical_id]["Properties"]
         given = globals_env | set(props.get("Environment", {}).get("Variables", {}))
+        declared = {f.alias for f in env_model.model_fields.values()}
+        own = set(props.get("Environment", {}).get("Variables", {})) - {
+            v for v in given if v.startswith("POWERTOOLS_")
+        }
         # Then every required variable is set, and the handler exists
         assert required <= given, (logical_id, required - given)
+        # And the function sets no variable its model does not read (the model tells the truth)
+        assert own <= declared, (logical_id, own - declared)
         handler_module, _, attr = props["Handler"].rpartition(".")
         assert callable(getattr(importlib.import_module(handler_module), attr))
 

@@ -26,3 +26,27 @@ def test_cold_start_forgets_every_runtime_and_client(monkeypatch: pytest.MonkeyP
     assert shared_client("sqs", "eu-west-1") is not client
     cold_start()
     assert runtime_module._runtimes == {}
+
+
+def test_a_port_outside_the_handlers_model_is_refused_with_the_fix() -> None:
+    # Given a runtime whose settings model has the state table but no report bucket
+    from failsafe.controller.runtime import Runtime
+    from failsafe.controller.settings import SettingsError, StateSettings
+
+    settings = StateSettings.from_env(
+        {"FAILSAFE_SERVICE": "svc", "FAILSAFE_ENVIRONMENT": "test", "STATE_TABLE_NAME": "state"}
+    )
+    rt = Runtime(settings)
+
+    # When the code path asks for the report store / Then it names the missing mixin and the fix
+    with pytest.raises(SettingsError, match=r"does not include ReportSettings.*template\.yaml"):
+        _ = rt.reports
+
+
+def test_service_and_environment_have_no_defaults() -> None:
+    # Given an environment without FAILSAFE_SERVICE and FAILSAFE_ENVIRONMENT
+    from failsafe.controller.settings import Settings, SettingsError
+
+    # When the settings are read / Then both are named as missing, instead of "recommender"/"prod"
+    with pytest.raises(SettingsError, match="FAILSAFE_SERVICE, FAILSAFE_ENVIRONMENT"):
+        Settings.from_env({})
