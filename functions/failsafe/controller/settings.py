@@ -19,6 +19,10 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from failsafe.domain.plans import DEFAULT_PLAN
+
+_VERIFY = DEFAULT_PLAN.verify
+
 
 class SettingsError(RuntimeError):
     pass
@@ -30,9 +34,13 @@ class Settings(BaseModel):
     service: str = Field(..., min_length=1, alias="FAILSAFE_SERVICE")
     environment: str = Field(..., min_length=1, alias="FAILSAFE_ENVIRONMENT")
     region: str | None = Field(None, alias="AWS_REGION")
-    verify_window_seconds: int = Field(900, gt=0, alias="VERIFY_WINDOW_SECONDS")
-    verify_window_growth: float = Field(2.0, ge=1.0, alias="VERIFY_WINDOW_GROWTH")
-    max_verify_window_seconds: int = Field(3600, gt=0, alias="MAX_VERIFY_WINDOW_SECONDS")
+    # The verify policy's defaults are the default plan's (one source; template.yaml's parameter defaults are
+    # tied to it by tests/unit/template/test_template.py).
+    verify_window_seconds: int = Field(_VERIFY.window_seconds, gt=0, alias="VERIFY_WINDOW_SECONDS")
+    verify_window_growth: float = Field(_VERIFY.refire_factor, ge=1.0, alias="VERIFY_WINDOW_GROWTH")
+    max_verify_window_seconds: int = Field(
+        _VERIFY.max_window_seconds, gt=0, alias="MAX_VERIFY_WINDOW_SECONDS"
+    )
     health_check_interval_seconds: int = Field(30, gt=0, alias="HEALTH_CHECK_INTERVAL_SECONDS")
     traffic_window_seconds: int = Field(
         300,

@@ -558,3 +558,17 @@ def test_every_task_retries_retryable_aws_errors_within_the_fastest_stage_target
             for i in range(retry["MaxAttempts"])
         ]
         assert sum(delays) <= fastest / 4, (name, delays)
+
+
+def test_the_verify_window_defaults_have_one_source() -> None:
+    # Given the default plan's verify policy (the source), the settings and the template's parameters
+    verify = DEFAULT_PLAN.verify
+    params = source()["Parameters"]
+    fields = Settings.model_fields
+    # Then the template's parameter defaults and the settings' defaults are the plan's
+    assert float(params["VerifyWindowSeconds"]["Default"]) == verify.window_seconds
+    assert float(params["VerifyWindowGrowth"]["Default"]) == verify.refire_factor
+    assert float(params["MaxVerifyWindowSeconds"]["Default"]) == verify.max_window_seconds
+    assert fields["verify_window_seconds"].default == verify.window_seconds
+    assert fields["verify_window_growth"].default == verify.refire_factor
+    assert fields["max_verify_window_seconds"].default == verify.max_window_seconds
