@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from failsafe.clock import get_clock
+from failsafe.reporting.timeline import TimelineEvent, deployment_events
 
 if TYPE_CHECKING:
     from mypy_boto3_appconfig import AppConfigClient
@@ -286,33 +287,12 @@ class AppConfigDeployer:
             last_event=str(last),
         )
 
-    def deployments_mentioning(self, text: str) -> list[dict[str, Any]]:
-        """Every deployment of the environment whose description contains `text` (an incident id), with its
-        number, configuration version, state, strategy, start and completion times and description."""
-        items = self._client.list_deployments(
-            ApplicationId=self.target.application_id, EnvironmentId=self.target.environment_id
-        ).get("Items", [])
-        found: list[dict[str, Any]] = []
-        for item in items:
-            d = self._client.get_deployment(
-                ApplicationId=self.target.application_id,
-                EnvironmentId=self.target.environment_id,
-                DeploymentNumber=item["DeploymentNumber"],
-            )
-            if text not in str(d.get("Description", "")):
-                continue
-            found.append(
-                {
-                    "deployment_number": d["DeploymentNumber"],
-                    "config_version": d.get("ConfigurationVersion"),
-                    "state": d.get("State"),
-                    "strategy": d.get("DeploymentStrategyId"),
-                    "started_at": d.get("StartedAt"),
-                    "completed_at": d.get("CompletedAt"),
-                    "description": d.get("Description"),
-                }
-            )
-        return found
+    def incident_deployments(self, incident_id: str) -> list[TimelineEvent]:
+        """The timeline events (started, complete, rolled back) of every deployment of the environment whose
+        description names `incident_id`."""
+        return deployment_events(
+            self._client, self.target.application_id, self.target.environment_id, incident_id
+        )
 
     def wait(self, deployment_number: int, *, timeout: float = 900.0, poll: float = 5.0) -> DeploymentStatus:
         """Poll until COMPLETE; raise on ROLLED_BACK/REVERTED or when `timeout` clock-seconds pass."""

@@ -14,7 +14,7 @@ are defined next to their adapter and named here.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from failsafe.aws.executions import HistoryEvent
     from failsafe.aws.notifier import Notification
     from failsafe.aws.pagerduty import PagerDutyEvent
-    from failsafe.aws.reports import EfficacyWindow, ReportLocation
+    from failsafe.aws.reports import ReportLocation
     from failsafe.clock import Clock
     from failsafe.controller.settings import Settings
     from failsafe.domain.audit import AuditEntry, AuditEvent, AuditWitness, VerifyResult
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from failsafe.domain.plans import Plan
     from failsafe.domain.records import IncidentPointer, ScopeRecord
     from failsafe.domain.scope import Scope
+    from failsafe.reporting.efficacy import StatReader
+    from failsafe.reporting.timeline import TimelineEvent
 
 
 class StateStorePort(Protocol):
@@ -108,7 +110,7 @@ class DeployerPort(Protocol):
 
     def status(self, deployment_number: int) -> DeploymentStatus: ...
 
-    def deployments_mentioning(self, text: str) -> list[dict[str, Any]]: ...
+    def incident_deployments(self, incident_id: str) -> list[TimelineEvent]: ...
 
 
 class ExecutionsPort(Protocol):
@@ -155,7 +157,7 @@ class ReleasesPort(Protocol):
 class ReportStorePort(Protocol):
     def keys(self, incident_id: str) -> tuple[str, str]: ...
 
-    def write(self, incident_id: str, report: dict[str, Any], markdown: str) -> ReportLocation: ...
+    def write(self, incident_id: str, report_json: str, markdown: str) -> ReportLocation: ...
 
     def read(self, incident_id: str) -> dict[str, Any]: ...
 
@@ -165,9 +167,7 @@ class EfficacyPort(Protocol):
 
     def requests(self, scope: Scope, start: datetime, end: datetime) -> float: ...
 
-    def before_after(
-        self, scope: Scope, rollback_at: datetime, end: datetime, lookback: timedelta = ...
-    ) -> dict[str, EfficacyWindow]: ...
+    def stat_reader(self, scope: Scope) -> StatReader: ...
 
 
 class AlarmStatesPort(Protocol):

@@ -125,7 +125,7 @@ def test_recover_writes_the_incident_report(world: World) -> None:
     assert report["final_state"] == "NORMAL"
     assert report["source"] == "alarm"
     assert report["trigger"]["severity"] == state["trigger"]["severity"]
-    assert "transition:MANUAL_OVERRIDE" in [t["what"] for t in report["timeline"]]
+    assert "transition:MANUAL_OVERRIDE" in [e["data"].get("action") for e in report["timeline"]["events"]]
     assert [a["action"] for a in _audit(world)][-1] == "report:written"
 
 

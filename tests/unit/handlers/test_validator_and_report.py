@@ -14,6 +14,7 @@ from failsafe.controller.validator import ToggleValidationError
 from failsafe.domain.metrics import COVERAGE, FILL_RATE, LATENCY_MS, NAMESPACE
 from failsafe.domain.schema import example_document
 from failsafe.handlers import incident_report, manual_rollback, toggle_validator
+from failsafe.reporting.report import IncidentReport
 
 
 @pytest.fixture(autouse=True)
@@ -104,9 +105,12 @@ def test_incident_report_merges_the_timeline_and_efficacy_into_s3(world: World) 
     s3 = world.client("s3")
     report = json.loads(s3.get_object(Bucket="reports", Key=location["json_key"])["Body"].read())
     markdown = s3.get_object(Bucket="reports", Key=location["markdown_key"])["Body"].read().decode()
-    sources = {item["source"] for item in report["timeline"]}
+    # (the one report model: the CLI and the drill read and render the same IncidentReport)
+    parsed = IncidentReport.model_validate(report)
+    sources = {event.source for event in parsed.timeline.events}
     assert {"audit", "appconfig"} <= sources
-    assert next(i["what"] for i in report["timeline"] if i["source"] == "audit") == "transition:P2_FIRED"
+    first_audit = next(e for e in parsed.timeline.sorted() if e.source == "audit")
+    assert first_audit.data["action"] == "transition:P2_FIRED"
     assert report["efficacy"]["pre_rollback"]["coverage"] == pytest.approx(90.0)
     assert report["efficacy"]["post_rollback"]["coverage"] == pytest.approx(100.0)
     assert report["audit_chain_ok"] is True

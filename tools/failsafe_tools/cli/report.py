@@ -9,7 +9,6 @@ embedded stack is gone, is used when the target does not know the incident.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +19,8 @@ from failsafe.aws.reports import EfficacyReader, ReportWriter
 from failsafe.aws.state_store import StateStore
 from failsafe.domain.plans import DEFAULT_PLAN
 from failsafe.domain.scope import Scope
-from failsafe.reporting.report import RENDERERS, Efficacy, IncidentReport, render
+from failsafe.reporting.efficacy import Efficacy, before_after
+from failsafe.reporting.report import RENDERERS, IncidentReport, render
 from failsafe.reporting.timeline import (
     Timeline,
     alarm_events_from_history,
@@ -91,14 +91,8 @@ def collect(target: Target, incident_id: str) -> IncidentReport | None:
     if not efficacy and deployed is not None:
         # No controller report yet (the incident is open): seed 000's before/after from CloudWatch directly.
         reader = EfficacyReader(target.client("cloudwatch"))
-        scope = Scope.parse(pointer.scope_key)
-        end = target.now()
-        efficacy = {
-            "pre_rollback": Efficacy(
-                **reader.window(scope, deployed.at - timedelta(minutes=30), deployed.at).model_dump()
-            ),
-            "post_rollback": Efficacy(**reader.window(scope, deployed.at, end).model_dump()),
-        }
+        stat = reader.stat_reader(Scope.parse(pointer.scope_key))
+        efficacy = before_after(stat, deployed.at, target.now())
     record = store.get(pointer.scope_key)
     still_open = record is not None and record.incident_id == incident_id
     first = entries[0] if entries else None

@@ -38,7 +38,8 @@ from failsafe.domain.scope import Scope
 from failsafe.domain.toggles import Metadata, ToggleDocument
 from failsafe.recommender.catalog import get_catalog
 from failsafe.recommender.settings import RecommenderSettings
-from failsafe.reporting.report import Efficacy, IncidentReport, render
+from failsafe.reporting.efficacy import Efficacy, before_after
+from failsafe.reporting.report import IncidentReport, render
 from failsafe.reporting.timeline import (
     Timeline,
     TimelineEvent,
@@ -561,18 +562,7 @@ class _Drill:
             return {}
         before_start = m.fault or (m.deployed - timedelta(minutes=10))
 
-        def window(start: datetime, stop: datetime) -> Efficacy:
-            return Efficacy(
-                coverage=self.stat(contract.COVERAGE, "Average", start, stop),
-                p95_latency_ms=self.stat(contract.LATENCY_MS, "p95", start, stop),
-                fill_rate=self.stat(contract.FILL_RATE, "Average", start, stop),
-                requests=self.stat(contract.REQUESTS, "Sum", start, stop),
-            )
-
-        return {
-            "pre_rollback": window(before_start, m.deployed),
-            "post_rollback": window(m.deployed, m.normal or end),
-        }
+        return before_after(self.stat, m.deployed, m.normal or end, before_start=before_start)
 
 
 def fresh_lambda_containers() -> None:
