@@ -18,7 +18,7 @@ from typer.testing import CliRunner, Result
 
 from failsafe.aws.audit_log import AuditLog
 from failsafe.aws.state_store import StateStore
-from failsafe.domain.plans import DEFAULT_PLAN
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
 from failsafe_tools.cli.app import build_app
 from failsafe_tools.cli.validate import level_timing
 from failsafe_tools.drill.runner import fresh_lambda_containers

@@ -36,7 +36,7 @@ from failsafe.controller.ports import Ports
 from failsafe.domain.audit import AuditEvent
 from failsafe.domain.baselines import BASELINES, BaselineName
 from failsafe.domain.diff import diff_documents
-from failsafe.domain.plans import apply_to_document, restore_document
+from failsafe.domain.plan_documents import apply_to_document, restore_document
 from failsafe.domain.records import ScopeRecord
 from failsafe.domain.scope import Scope
 from failsafe.domain.toggles import Metadata, ToggleDocument

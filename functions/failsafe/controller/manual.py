@@ -21,7 +21,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from failsafe.aws.appconfig_deployer import DeploymentConflictError
-from failsafe.controller import notify, report
+from failsafe.controller import incident_report, notify
 from failsafe.controller.apply import attach_monitors, current_document, preempt_restore
 from failsafe.controller.approval import answer_superseded, superseded_approval
 from failsafe.controller.common import apply_event, audit_transition, incident_id_for
@@ -32,7 +32,8 @@ from failsafe.controller.ports import Ports
 from failsafe.domain.audit import AuditEvent
 from failsafe.domain.diff import blast_radius, diff_documents
 from failsafe.domain.lifecycle import EventKind, IllegalTransitionError
-from failsafe.domain.plans import Level, PlanError, Stage, apply_to_document, restore_document
+from failsafe.domain.plan_documents import apply_to_document, restore_document
+from failsafe.domain.plans import Level, PlanError, Stage
 from failsafe.domain.records import ConcurrentUpdateError, ScopeRecord
 from failsafe.domain.scope import MAX_SCOPE_KEY_LENGTH, Scope, ScopeError
 from failsafe.domain.toggles import ToggleDocument
@@ -542,7 +543,7 @@ def _write_report(rt: Ports, request: ManualRequest, ctx: ExecutionContext) -> d
     """The incident report the state machine's IncidentReport task would have written (best effort, as
     there: a failure is audited and the recover still succeeds)."""
     try:
-        return report.write(rt, ctx).model_dump(mode="json")
+        return incident_report.write(rt, ctx).model_dump(mode="json")
     except Exception as exc:
         rt.record(
             AuditEvent(

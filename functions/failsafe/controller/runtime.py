@@ -35,7 +35,8 @@ from failsafe.controller.settings import (
 )
 from failsafe.domain.audit import AuditEvent
 from failsafe.domain.catalog import DEFAULT_CATALOG, GuardrailCatalog
-from failsafe.domain.plans import DEFAULT_PLAN, Plan, VerifyPolicy
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+from failsafe.domain.plans import Plan, VerifyPolicy
 
 M = TypeVar("M", bound=Settings)
 

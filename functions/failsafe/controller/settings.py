@@ -19,7 +19,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from failsafe.domain.plans import DEFAULT_PLAN
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
 
 _VERIFY = DEFAULT_PLAN.verify
 

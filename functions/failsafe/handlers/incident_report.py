@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from failsafe.aws.retryable import retryable_aws_errors
-from failsafe.controller import report
+from failsafe.controller import incident_report as report
 from failsafe.controller.context import TaskEvent
 from failsafe.controller.settings import (
     AppConfigSettings,

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from failsafe.recommender.catalog import Catalog, get_catalog
+from failsafe.recommender.dataset import Catalog, get_catalog
 from failsafe.recommender.models import RecommendationResponse
 from failsafe.recommender.service import Recommender
 

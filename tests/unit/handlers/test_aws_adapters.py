@@ -24,7 +24,7 @@ from failsafe.aws.state_store import StateStore
 from failsafe.controller.runtime import shared_client
 from failsafe.domain.audit import GENESIS, AuditEvent
 from failsafe.domain.lifecycle import LifecycleState
-from failsafe.domain.plans import DEFAULT_PLAN
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
 from failsafe.domain.records import ConcurrentUpdateError, ScopeRecord
 from failsafe.domain.scope import Scope
 

@@ -11,7 +11,7 @@ import pytest
 from tests.unit.handlers.conftest import World, load_event
 from tests.unit.handlers.helpers import audit_actions, executions, ingest, state_record
 
-from failsafe.domain.plans import DEFAULT_PLAN
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
 from failsafe.domain.records import AlarmObservation, ScopeRecord
 from failsafe.domain.scope import Scope
 

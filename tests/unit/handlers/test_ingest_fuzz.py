@@ -25,7 +25,7 @@ from tests.unit.handlers.helpers import executions, ingest
 
 from failsafe.controller.ingest import Refused, screen
 from failsafe.domain.catalog import DEFAULT_CATALOG
-from failsafe.domain.plans import DEFAULT_PLAN
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
 
 pytestmark = pytest.mark.slow
 

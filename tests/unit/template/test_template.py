@@ -23,7 +23,7 @@ from failsafe.controller.settings import Settings
 from failsafe.domain import metrics
 from failsafe.domain.baselines import BASELINES, BaselineName
 from failsafe.domain.catalog import DEFAULT_CATALOG
-from failsafe.domain.plans import DEFAULT_PLAN
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
 from failsafe.domain.toggles import ToggleDocument
 from failsafe_tools.cli.validate import REQUIRED_OUTPUTS
 

@@ -20,7 +20,9 @@ from rich.table import Table
 
 from failsafe.domain.baselines import BASELINES, BaselineName
 from failsafe.domain.diff import BlastRadius, ScopeDiff, TrafficShares, blast_radius, diff_documents
-from failsafe.domain.plans import DEFAULT_PLAN, Level, Plan, PlanError, Stage, apply_to_document
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+from failsafe.domain.plan_documents import apply_to_document
+from failsafe.domain.plans import Level, Plan, PlanError, Stage
 from failsafe.domain.scope import Scope, ScopeError
 from failsafe.domain.toggles import Metadata, ToggleDocument
 from failsafe_tools.cli.app import fail

@@ -17,7 +17,7 @@ import typer
 from failsafe.aws.audit_log import AuditLog
 from failsafe.aws.reports import EfficacyReader, ReportWriter
 from failsafe.aws.state_store import StateStore
-from failsafe.domain.plans import DEFAULT_PLAN
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
 from failsafe.domain.scope import Scope
 from failsafe.reporting.efficacy import Efficacy, before_after
 from failsafe.reporting.report import RENDERERS, IncidentReport, render

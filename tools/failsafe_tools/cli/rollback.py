@@ -19,7 +19,8 @@ import typer
 from rich.table import Table
 
 from failsafe.aws.state_store import StateStore
-from failsafe.domain.plans import DEFAULT_PLAN, Level
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+from failsafe.domain.plans import Level
 from failsafe_tools.cli.options import RegionOpt, StackOpt, StateFileOpt, TargetOpt, TemplateOpt
 from failsafe_tools.cli.output import FAILED, abort, console, duration, fail, friendly_errors, notice
 from failsafe_tools.cli.status import check_scope_in_stack, parse_scope

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from failsafe.aws.state_store import StateStore
 from failsafe.domain import metrics as contract
-from failsafe.domain.plans import DEFAULT_PLAN
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
 from failsafe.domain.records import ScopeRecord
 from failsafe.domain.scope import DIMENSION_ENVIRONMENT, DIMENSION_SERVICE, Scope, ScopeError
 from failsafe.reporting.timeline import document_version

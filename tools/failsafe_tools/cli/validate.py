@@ -31,7 +31,8 @@ from rich.table import Table
 from failsafe.aws.audit_log import AuditLog
 from failsafe.domain.audit import AuditEntry
 from failsafe.domain.catalog import DEFAULT_CATALOG, GuardrailCatalog, check_catalog
-from failsafe.domain.plans import DEFAULT_PLAN, Level, Plan
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+from failsafe.domain.plans import Level, Plan
 from failsafe.domain.scope import Scope
 from failsafe_tools.cli.options import RegionOpt, StackOpt, StateFileOpt, TargetOpt, TemplateOpt
 from failsafe_tools.cli.output import FAILED, console, friendly_errors

@@ -32,11 +32,12 @@ from failsafe.aws.state_store import StateStore
 from failsafe.client import AgentHttpSource, ToggleClient
 from failsafe.domain import metrics as contract
 from failsafe.domain.baselines import BASELINES, BaselineName
-from failsafe.domain.plans import DEFAULT_PLAN, Level
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+from failsafe.domain.plans import Level
 from failsafe.domain.records import ScopeRecord
 from failsafe.domain.scope import Scope
 from failsafe.domain.toggles import Metadata, ToggleDocument
-from failsafe.recommender.catalog import get_catalog
+from failsafe.recommender.dataset import get_catalog
 from failsafe.recommender.settings import RecommenderSettings
 from failsafe.reporting.efficacy import Efficacy, before_after
 from failsafe.reporting.report import IncidentReport, render
@@ -241,7 +242,7 @@ class _Drill:
         self.client.refresh()
         if not self.client.ready:
             raise DrillError(f"the recommender's client could not load the toggles: {self.client.last_error}")
-        from failsafe_tools.local import emf as local_emf
+        from failsafe_tools.local import emf_logs as local_emf
 
         account, region = self.stack.account_id, self.stack.region
 
@@ -710,7 +711,7 @@ def _finish(
 
 
 def _scenario_checks(scenario: Scenario, m: Milestones, returned: bool, timeline: Timeline) -> list[Ratio]:
-    from failsafe.domain.plans import DEFAULT_PLAN
+    from failsafe.domain.plan_defaults import DEFAULT_PLAN
 
     checks = [
         Ratio(

@@ -2,9 +2,9 @@
 
 `TrafficGenerator` runs the real `failsafe.recommender.service.Recommender` behind the real
 `failsafe.client.ToggleClient`, which polls AppConfig through the local agent endpoint every
-`refresh_seconds` of simulated time. Every request's EMF document goes through `failsafe_tools.local.emf` into
-the local CloudWatch, where the guardrail alarms evaluate it, exactly as CloudWatch Logs extracts the EMF
-lines a Lambda prints.
+`refresh_seconds` of simulated time. Every request's EMF document goes through
+`failsafe_tools.local.emf_logs` into the local CloudWatch, where the guardrail alarms evaluate it,
+exactly as CloudWatch Logs extracts the EMF lines a Lambda prints.
 
 Requests are open-loop: `rate` per simulated second, so request volume does not depend on how fast the
 machine is. What the generator observes is kept per simulated minute (`MinuteStats`) and every change of

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from failsafe.recommender.catalog import (
+from failsafe.recommender.dataset import (
     GENRES,
     MAX_K,
     Catalog,
