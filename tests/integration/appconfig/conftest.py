@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from failsafe_tools.local.appconfig import install
-from failsafe_tools.local.clock import ManualClock, set_clock
+from failsafe_tools.local.clock import ManualClock
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -31,14 +31,6 @@ TOGGLES_SCHEMA = {
 def error_fields(error: ClientError) -> dict[str, Any]:
     """The whole parsed error response, including members beyond Error (Reason, Details, ResourceType)."""
     return dict(error.response)
-
-
-@pytest.fixture
-def clock() -> Iterator[ManualClock]:
-    manual = ManualClock()
-    previous = set_clock(manual)
-    yield manual
-    set_clock(previous)
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.unit.handlers.conftest import ROUTING_KEY, PagerDutyServer, pagerduty_server
+from tests.integration.handlers.world import ROUTING_KEY, PagerDutyServer, pagerduty_server
+from tests.support import drain_queue
 
 from failsafe.aws.reports import EfficacyReader
 from failsafe.controller.runtime import cold_start
@@ -81,15 +82,8 @@ class Controller:
         return self.stack.outputs
 
     def sns_events(self) -> list[dict[str, Any]]:
-        sqs = self.client("sqs")
-        out: list[dict[str, Any]] = []
-        while True:
-            got = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
-            if not got:
-                return out
-            for message in got:
-                out.append(json.loads(json.loads(message["Body"])["Message"]))
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        """The SNS notifications the topic's queue holds (each the JSON the controller published)."""
+        return [json.loads(body["Message"]) for body in drain_queue(self.client("sqs"), self.queue_url)]
 
     def wait_for_approval_request(self, scope: str, timeout: float = 20.0) -> dict[str, Any]:
         """Until the approval request was stored and notified (the request task has returned)."""

@@ -16,7 +16,7 @@ import pytest
 from moto import mock_aws
 
 from failsafe_tools.local import lambda_runtime, stepfunctions
-from failsafe_tools.local.clock import ManualClock, set_clock
+from failsafe_tools.local.clock import ManualClock
 
 if TYPE_CHECKING:
     from moto.core.config import DefaultConfig
@@ -25,14 +25,6 @@ FIXTURES = Path(__file__).parent / "fixtures"
 REGION = "us-east-1"
 
 FunctionFactory = Callable[..., str]
-
-
-@pytest.fixture
-def clock() -> Iterator[ManualClock]:
-    manual = ManualClock()
-    previous = set_clock(manual)
-    yield manual
-    set_clock(previous)
 
 
 @pytest.fixture

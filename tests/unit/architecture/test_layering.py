@@ -116,3 +116,8 @@ def test_nothing_outside_the_handlers_reaches_into_their_private_module() -> Non
                 ):
                     found.append(f"{path.relative_to(ROOT)}: {sorted(names)}")
     assert found == []
+
+
+def test_unit_tests_import_no_moto() -> None:
+    # Given every module under tests/unit / When its imports are read / Then none is moto (no AWS in unit/)
+    assert _violations(ROOT / "tests" / "unit", ("moto",)) == []

@@ -62,6 +62,7 @@ def test_pagerduty_v2_schema_problems() -> None:
     assert problems({"event_action": "resolve"}) == ["routing_key is missing", "resolve needs a dedup_key"]
 
 
+@pytest.mark.loopback
 def test_sink_records_valid_pages_and_rejects_invalid_ones() -> None:
     # Given a running sink
     sink = PagerDutySink(now=lambda: datetime(2026, 1, 1, tzinfo=UTC))

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from tests.unit.handlers.conftest import FakeContext, PagerDutyServer, World, load_event
-from tests.unit.handlers.helpers import audit_actions, executions, state_record
+from tests.integration.handlers.helpers import audit_actions, executions, state_record
+from tests.integration.handlers.world import FakeContext, PagerDutyServer, World, load_event
 
 from failsafe.aws.executions import Executions
 from failsafe.controller.execution_start import ExecutionNotStartedError

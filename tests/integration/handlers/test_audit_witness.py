@@ -9,7 +9,7 @@ import time
 
 import pytest
 from aws_lambda_powertools import Logger
-from tests.unit.handlers.conftest import REGION, World
+from tests.integration.handlers.world import REGION, World
 
 from failsafe.aws import audit_witness
 from failsafe.aws.audit_log import AuditLog

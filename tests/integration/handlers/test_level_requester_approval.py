@@ -6,8 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.unit.handlers.conftest import FakeContext, World, load_event
-from tests.unit.handlers.helpers import RecordingExecutions, execution_input, ingest, plan, state_record, task
+from tests.integration.handlers.helpers import (
+    RecordingExecutions,
+    execution_input,
+    ingest,
+    plan,
+    state_record,
+    task,
+)
+from tests.integration.handlers.world import FakeContext, World, load_event
 
 from failsafe.controller.approval import ApprovalError
 from failsafe.handlers import approval_callback, manual_rollback, notify

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.unit.handlers.conftest import REGION, FakeContext, World
+from tests.integration.handlers.world import REGION, FakeContext, World
 
 from failsafe.aws.appconfig_deployer import AppConfigDeployer, AppConfigTarget
 from failsafe.controller.runtime import shared_client

@@ -9,8 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from tests.unit.handlers.conftest import FakeContext, World, load_event
-from tests.unit.handlers.helpers import (
+from tests.integration.handlers.helpers import (
     audit_actions,
     deploy_until_complete,
     execution_input,
@@ -19,6 +18,7 @@ from tests.unit.handlers.helpers import (
     state_record,
     task,
 )
+from tests.integration.handlers.world import FakeContext, World, load_event
 
 from failsafe.aws.executions import ApprovalTokenError, Executions
 from failsafe.controller.approval import SUPERSEDED_ERROR, Superseded, SupersedeError

@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from tests.unit.handlers.conftest import World, load_event
-from tests.unit.handlers.helpers import audit_actions, executions, ingest, state_record
+from tests.integration.handlers.helpers import audit_actions, executions, ingest, state_record
+from tests.integration.handlers.world import World, load_event
 
 from failsafe.domain.plan_defaults import DEFAULT_PLAN
 from failsafe.domain.records import AlarmObservation, ScopeRecord

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.unit.handlers.conftest import FakeContext, World, load_event
-from tests.unit.handlers.helpers import (
+from tests.integration.handlers.helpers import (
     audit_actions,
     current_document,
     deploy_until_complete,
@@ -16,6 +15,7 @@ from tests.unit.handlers.helpers import (
     state_record,
     task,
 )
+from tests.integration.handlers.world import FakeContext, World, load_event
 
 from failsafe.handlers import apply_toggles, manual_rollback
 

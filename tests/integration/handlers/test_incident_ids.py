@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.unit.handlers.conftest import FakeContext, World, load_event
-from tests.unit.handlers.helpers import execution_input, executions, state_record
+from tests.integration.handlers.helpers import execution_input, executions, state_record
+from tests.integration.handlers.world import FakeContext, World, load_event
 
 from failsafe.aws.executions import ExecutionNameTakenError, Executions
 from failsafe.controller.common import incident_id_for

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from tests.unit.handlers.conftest import FakeContext, World, load_event
-from tests.unit.handlers.helpers import deploy_until_complete, execution_input, ingest, plan, task
+from tests.integration.handlers.helpers import deploy_until_complete, execution_input, ingest, plan, task
+from tests.integration.handlers.world import FakeContext, World, load_event
 
 from failsafe.controller.validator import ToggleValidationError
 from failsafe.domain.metrics import COVERAGE, FILL_RATE, LATENCY_MS, NAMESPACE

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
-from tests.unit.handlers.conftest import World, load_event
-from tests.unit.handlers.helpers import audit_actions, executions, ingest, state_record
+from tests.integration.handlers.helpers import audit_actions, executions, ingest, state_record
+from tests.integration.handlers.world import World, load_event
 
 from failsafe.aws.executions import Executions
 from failsafe.controller.execution_start import ExecutionNotStartedError

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.unit.handlers.conftest import PREFIX, WORLD_START, World
-from tests.unit.handlers.helpers import executions, ingest
+from tests.integration.handlers.helpers import executions, ingest
+from tests.integration.handlers.world import PREFIX, WORLD_START, World
 
 from failsafe.controller.ingest import Refused, screen
 from failsafe.domain.catalog import DEFAULT_CATALOG

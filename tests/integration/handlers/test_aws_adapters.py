@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from tests.unit.handlers.conftest import REGION, ROUTING_KEY, World
-from tests.unit.handlers.helpers import world_deployer
+from tests.integration.handlers.helpers import world_deployer
+from tests.integration.handlers.world import REGION, ROUTING_KEY, World
 
 from failsafe.aws.appconfig_deployer import (
     DeploymentConflictError,

@@ -6,8 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from tests.unit.handlers.conftest import FakeContext, World, load_event
-from tests.unit.handlers.helpers import (
+from tests.integration.handlers.helpers import (
     audit_actions,
     current_document,
     deploy_until_complete,
@@ -19,6 +18,7 @@ from tests.unit.handlers.helpers import (
     state_record,
     task,
 )
+from tests.integration.handlers.world import FakeContext, World, load_event
 
 from failsafe.aws.appconfig_deployer import DeploymentConflictError, DeploymentTimeoutError
 from failsafe.controller.runtime import cold_start

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.unit.handlers.conftest import FakeContext, World, load_event
-from tests.unit.handlers.helpers import (
+from tests.integration.handlers.helpers import (
     audit_actions,
     current_document,
     deploy_until_complete,
@@ -15,6 +14,7 @@ from tests.unit.handlers.helpers import (
     plan,
     state_record,
 )
+from tests.integration.handlers.world import FakeContext, World, load_event
 
 from failsafe.controller.manual import ForeignScopeError, ManualRequestError
 from failsafe.handlers import manual_rollback

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.unit.handlers.conftest import FakeContext, World
-from tests.unit.handlers.helpers import (
+from tests.integration.handlers.helpers import (
     audit_actions,
     current_document,
     deploy_until_complete,
@@ -16,6 +15,7 @@ from tests.unit.handlers.helpers import (
     task,
     world_deployer,
 )
+from tests.integration.handlers.world import FakeContext, World
 
 from failsafe.aws.appconfig_deployer import DeploymentConflictError
 from failsafe.controller import apply as apply_module

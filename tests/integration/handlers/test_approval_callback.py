@@ -6,8 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from tests.unit.handlers.conftest import FakeContext, World, load_event
-from tests.unit.handlers.helpers import (
+from tests.integration.handlers.helpers import (
     RecordingExecutions,
     audit_actions,
     execution_input,
@@ -15,6 +14,7 @@ from tests.unit.handlers.helpers import (
     state_record,
     task,
 )
+from tests.integration.handlers.world import FakeContext, World, load_event
 
 from failsafe.controller.approval import ApprovalError, ApprovalExpiredError
 from failsafe.handlers import approval_callback, manual_rollback, notify

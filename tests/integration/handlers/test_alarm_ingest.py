@@ -8,8 +8,8 @@ import random
 from typing import Any
 
 import pytest
-from tests.unit.handlers.conftest import World, load_event
-from tests.unit.handlers.helpers import audit_actions, executions, ingest, state_record
+from tests.integration.handlers.helpers import audit_actions, executions, ingest, state_record
+from tests.integration.handlers.world import World, load_event
 
 from failsafe.controller.ingest import ingest as controller_ingest
 from failsafe.handlers._common import runtime

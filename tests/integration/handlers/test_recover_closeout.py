@@ -6,8 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from tests.unit.handlers.conftest import FakeContext, World, load_event
-from tests.unit.handlers.helpers import (
+from tests.integration.handlers.helpers import (
     current_document,
     execution_input,
     ingest,
@@ -16,6 +15,7 @@ from tests.unit.handlers.helpers import (
     state_record,
     task,
 )
+from tests.integration.handlers.world import FakeContext, World, load_event
 
 from failsafe.handlers import apply_toggles, manual_rollback
 
