@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.integration.controller.conftest import serve_requests
+from tests.integration.controller.controller_stack import serve_requests
 
 from failsafe.controller.runtime import cold_start
 from failsafe.recommender import handler as recommender_handler

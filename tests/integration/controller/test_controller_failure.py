@@ -3,7 +3,7 @@ handlers, on the local stack."""
 
 from __future__ import annotations
 
-from tests.integration.controller.conftest import Controller, sample_event
+from tests.integration.controller.controller_stack import Controller, sample_event
 
 from failsafe.controller.runtime import cold_start
 from failsafe_tools.local.stepfunctions import wait_for_execution
