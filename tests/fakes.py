@@ -15,6 +15,8 @@ from typing import Any
 from failsafe.aws.notifier import Notification
 from failsafe.aws.pagerduty import PagerDutyEvent
 from failsafe.aws.reports import ReportLocation
+from failsafe.clock import Clock
+from failsafe.controller.settings import Settings
 from failsafe.domain.audit import (
     DEFAULT_CHAIN,
     AuditEntry,
@@ -25,6 +27,8 @@ from failsafe.domain.audit import (
     next_entry,
     verify_chain,
 )
+from failsafe.domain.catalog import DEFAULT_CATALOG, GuardrailCatalog
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
 from failsafe.domain.plans import Plan
 from failsafe.domain.records import ConcurrentUpdateError, IncidentPointer, ScopeRecord
 from failsafe.domain.scope import Scope
@@ -182,3 +186,108 @@ class FakeReportStore:
         if not isinstance(parsed, dict):
             raise ValueError(f"report {json_key} is not a JSON object")
         return parsed
+
+
+class FakeExecutions:
+    """`ExecutionsPort`: executions by name, and the answers sent to task tokens."""
+
+    def __init__(
+        self, state_machine_arn: str = "arn:aws:states:us-east-1:123456789012:stateMachine:rb"
+    ) -> None:
+        self._arn = state_machine_arn
+        self.started: dict[str, dict[str, Any]] = {}
+        self.stopped: dict[str, str] = {}
+        self.answers: list[tuple[str, str, Any]] = []
+
+    def execution_arn(self, incident_id: str) -> str:
+        return self._arn.replace(":stateMachine:", ":execution:") + f":{incident_id}"
+
+    def start(self, incident_id: str, payload: dict[str, Any]) -> tuple[str, bool]:
+        """(arn, started): False when an execution of that name already runs with the same input."""
+        arn = self.execution_arn(incident_id)
+        if incident_id in self.started:
+            return arn, False
+        self.started[incident_id] = payload
+        return arn, True
+
+    def status(self, execution_arn: str) -> str:
+        if execution_arn in self.stopped:
+            return "ABORTED"
+        return "RUNNING" if any(execution_arn.endswith(f":{i}") for i in self.started) else "UNKNOWN"
+
+    def stop(self, execution_arn: str, cause: str) -> None:
+        self.stopped[execution_arn] = cause
+
+    def history(self, execution_arn: str) -> list[Any]:
+        return []
+
+    def send_success(self, task_token: str, output: dict[str, Any]) -> None:
+        self.answers.append(("success", task_token, output))
+
+    def send_failure(self, task_token: str, error: str, cause: str) -> None:
+        self.answers.append(("failure", task_token, {"error": error, "cause": cause}))
+
+
+class FakePorts:
+    """`Ports` wired with the in-memory fakes. A port a test does not wire is refused when used, naming it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        *,
+        plan: Plan | None = None,
+        catalog: GuardrailCatalog = DEFAULT_CATALOG,
+        releases: Any = None,
+        deployer: Any = None,
+        efficacy: Any = None,
+        alarms: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.plan = plan or DEFAULT_PLAN
+        self.catalog = catalog
+        self._clock = clock
+        self.state = FakeStateStore(self.plan)
+        self.audit = FakeAuditLog()
+        self.executions = FakeExecutions()
+        self.notifier = FakeNotifier()
+        self.pagerduty = FakePager()
+        self.reports = FakeReportStore()
+        self.releases = releases
+        self._wired = {"deployer": deployer, "efficacy": efficacy, "alarms": alarms}
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    def record(self, event: AuditEvent) -> None:
+        self.audit.append(event, at=self.now())
+
+    @property
+    def alarm_prefix(self) -> str:
+        return f"failsafe-{self.settings.service}-{self.settings.environment}-"
+
+    @property
+    def appconfig_monitors(self) -> str | None:
+        return None
+
+    def _port(self, name: str) -> Any:
+        port = self._wired[name]
+        if port is None:
+            raise AssertionError(f"this test wired no {name}; pass FakePorts({name}=...)")
+        return port
+
+    @property
+    def deployer(self) -> Any:
+        return self._port("deployer")
+
+    @property
+    def efficacy(self) -> Any:
+        return self._port("efficacy")
+
+    @property
+    def alarms(self) -> Any:
+        return self._port("alarms")
