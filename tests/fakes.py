@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from failsafe.aws.executions import INCIDENT_KEYS, ExecutionNameTakenError
 from failsafe.aws.notifier import Notification
 from failsafe.aws.pagerduty import PagerDutyEvent
 from failsafe.aws.reports import ReportLocation
@@ -203,17 +204,20 @@ class FakeExecutions:
         return self._arn.replace(":stateMachine:", ":execution:") + f":{incident_id}"
 
     def start(self, incident_id: str, payload: dict[str, Any]) -> tuple[str, bool]:
-        """(arn, started): False when an execution of that name already runs with the same input."""
+        """(arn, started now); an execution of that name counts as this incident's only if its input names
+        the same incident (`INCIDENT_KEYS`), else `ExecutionNameTakenError`, as the adapter decides."""
         arn = self.execution_arn(incident_id)
         if incident_id in self.started:
+            theirs = {key: self.started[incident_id].get(key) for key in INCIDENT_KEYS}
+            if theirs != {key: payload.get(key) for key in INCIDENT_KEYS}:
+                raise ExecutionNameTakenError(f"execution {arn} already exists for another incident")
             return arn, False
         self.started[incident_id] = payload
         return arn, True
 
     def status(self, execution_arn: str) -> str:
-        if execution_arn in self.stopped:
-            return "ABORTED"
-        return "RUNNING" if any(execution_arn.endswith(f":{i}") for i in self.started) else "UNKNOWN"
+        """ABORTED once stopped, RUNNING otherwise (a fake execution never finishes on its own)."""
+        return "ABORTED" if execution_arn in self.stopped else "RUNNING"
 
     def stop(self, execution_arn: str, cause: str) -> None:
         self.stopped[execution_arn] = cause

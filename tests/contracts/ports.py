@@ -1,7 +1,7 @@
-"""The contracts of the state store, the audit log and the report store.
+"""The contracts of the state store, the audit log, the report store and the executions.
 
-A subclass named `Test...` provides the `state`, `audit` and `reports` fixtures (a fake or an adapter);
-every test here then runs against it. Given/When/Then in each test's comments.
+A subclass named `Test...` provides the `state`, `audit`, `reports` or `executions` fixture (a fake or
+an adapter); every test here then runs against it. Given/When/Then in each test's comments.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from failsafe.controller.ports import AuditLogPort, ReportStorePort, StateStorePort
+from failsafe.aws.executions import ExecutionNameTakenError
+from failsafe.controller.ports import AuditLogPort, ExecutionsPort, ReportStorePort, StateStorePort
 from failsafe.domain.audit import GENESIS, AuditEvent, AuditWitness, entry_hash
 from failsafe.domain.plan_defaults import DEFAULT_PLAN
 from failsafe.domain.records import ConcurrentUpdateError, ScopeRecord
@@ -143,3 +144,30 @@ class ReportStoreContract:
         assert (location.json_key, location.markdown_key) == reports.keys("inc-1")
         assert location.json_key == "incidents/inc-1/report.json"
         assert reports.read("inc-1") == {"incident_id": "inc-1"}
+
+
+INCIDENT = {"incident_id": "inc-1", "scope": SCOPE.key, "source": "manual", "requested_by": "alice"}
+
+
+class ExecutionsContract:
+    def test_an_incident_starts_once_and_a_restart_joins_it(self, executions: ExecutionsPort) -> None:
+        # Given an incident's execution started
+        arn, started = executions.start("inc-1", {**INCIDENT, "entry_stage": "stage_1"})
+        # When the same incident is started again, its stage having moved on
+        again, started_again = executions.start("inc-1", {**INCIDENT, "entry_stage": "stage_2"})
+        # Then the first start started it, the second joins it, and both name the incident's execution
+        assert (started, started_again) == (True, False)
+        assert arn == again == executions.execution_arn("inc-1")
+        assert executions.status(arn) == "RUNNING"
+
+    def test_another_incident_with_the_same_name_is_refused(self, executions: ExecutionsPort) -> None:
+        # Given an incident's execution / When another scope's incident gets the same name / Then refused
+        executions.start("inc-1", INCIDENT)
+        with pytest.raises(ExecutionNameTakenError):
+            executions.start("inc-1", {**INCIDENT, "scope": OTHER.key})
+
+    def test_a_stopped_execution_is_aborted(self, executions: ExecutionsPort) -> None:
+        # Given a running execution / When it is stopped / Then it reads as aborted
+        arn, _ = executions.start("inc-1", INCIDENT)
+        executions.stop(arn, "recovered by hand")
+        assert executions.status(arn) == "ABORTED"

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
-from tests.contracts.ports import AuditLogContract, ReportStoreContract, StateStoreContract
+from tests.contracts.ports import (
+    AuditLogContract,
+    ExecutionsContract,
+    ReportStoreContract,
+    StateStoreContract,
+)
 
 from failsafe.aws.audit_log import AuditLog
+from failsafe.aws.executions import Executions
 from failsafe.aws.reports import ReportWriter
 from failsafe.aws.state_store import StateStore
 from failsafe.domain.plan_defaults import DEFAULT_PLAN
@@ -59,3 +66,18 @@ class TestS3ReportStore(ReportStoreContract):
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket="reports")
         return ReportWriter(s3, "reports")
+
+
+DEFINITION = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": True}}}
+
+
+class TestStepFunctionsExecutions(ExecutionsContract):
+    @pytest.fixture
+    def executions(self, aws: None) -> Executions:
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        machine = sfn.create_state_machine(
+            name="rollback",
+            definition=json.dumps(DEFINITION),
+            roleArn="arn:aws:iam::123456789012:role/sfn",
+        )
+        return Executions(sfn, machine["stateMachineArn"])

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from tests.contracts.ports import AuditLogContract, ReportStoreContract, StateStoreContract
-from tests.fakes import FakeAuditLog, FakeReportStore, FakeStateStore
+from tests.contracts.ports import (
+    AuditLogContract,
+    ExecutionsContract,
+    ReportStoreContract,
+    StateStoreContract,
+)
+from tests.fakes import FakeAuditLog, FakeExecutions, FakeReportStore, FakeStateStore
 
 from failsafe.domain.plan_defaults import DEFAULT_PLAN
 
@@ -25,3 +30,9 @@ class TestFakeReportStore(ReportStoreContract):
     @pytest.fixture
     def reports(self) -> FakeReportStore:
         return FakeReportStore()
+
+
+class TestFakeExecutions(ExecutionsContract):
+    @pytest.fixture
+    def executions(self) -> FakeExecutions:
+        return FakeExecutions()
