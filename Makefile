@@ -24,7 +24,7 @@ CHECKOV_VENV ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 extra = $(shell $(PYTHON) -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["$(1)"][0])')
 
-.PHONY: install demo test lint format schema bench build lambda-python
+.PHONY: install demo test lint format schema generate check-generated bench build lambda-python
 
 install: $(STAMP)
 
@@ -78,8 +78,18 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-schema: $(STAMP)
+# The code is the source of the catalog, the plan, the baselines and the toggle schema; the files under infra/
+# and the generated sections of template.yaml are rendered from it. `generate` rewrites them (the schema
+# first: the template embeds it); `check-generated` fails when any is stale (unit tests run the same checks).
+generate: $(STAMP)
 	$(BIN)/python -m failsafe.domain.schema --write
+	$(BIN)/python infra/sync_template.py
+
+check-generated: $(STAMP)
+	$(BIN)/python -m failsafe.domain.schema --check
+	$(BIN)/python infra/sync_template.py --check
+
+schema: generate
 
 bench: build
 	$(BIN)/python benchmarks/bench_decide.py

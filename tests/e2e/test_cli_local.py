@@ -18,12 +18,13 @@ from typer.testing import CliRunner, Result
 
 from failsafe.aws.audit_log import AuditLog
 from failsafe.aws.state_store import StateStore
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
 from failsafe_tools.cli.app import build_app
-from failsafe_tools.cli.target import use_local_stack
 from failsafe_tools.cli.validate import level_timing
 from failsafe_tools.drill.runner import fresh_lambda_containers
 from failsafe_tools.local.clock import SpeedClock
 from failsafe_tools.local.stack import LocalStack
+from failsafe_tools.target import use_local_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -75,7 +76,7 @@ def status(stack: LocalStack) -> dict[str, Any]:
 
 
 def scope_state(stack: LocalStack) -> tuple[str, str | None]:
-    record = StateStore(stack.client("dynamodb"), stack.outputs["StateTableName"]).get(SCOPE)
+    record = StateStore(stack.client("dynamodb"), stack.outputs["StateTableName"], DEFAULT_PLAN).get(SCOPE)
     return (record.state, record.incident_id) if record else ("NORMAL", None)
 
 
@@ -245,7 +246,7 @@ def test_level_3_waits_for_someone_else_and_an_expired_approval_changes_nothing(
         "--watch-timeout",
         "3",
     )
-    store = StateStore(stack.client("dynamodb"), stack.outputs["StateTableName"])
+    store = StateStore(stack.client("dynamodb"), stack.outputs["StateTableName"], DEFAULT_PLAN)
     wait_for(stack, lambda: (r := store.get(SCOPE)) is not None and r.pending_approval is not None)
     record = store.get(SCOPE)
     assert record is not None
@@ -299,7 +300,7 @@ def test_ctrl_c_only_stops_watching(stack: LocalStack, monkeypatch: pytest.Monke
     # Then the CLI exits 130, and the server-side workflow still applies the level in full
     assert result.exit_code == 130, result.output
     assert "stopped watching; the rollback continues server-side" in result.output
-    store = StateStore(stack.client("dynamodb"), stack.outputs["StateTableName"])
+    store = StateStore(stack.client("dynamodb"), stack.outputs["StateTableName"], DEFAULT_PLAN)
     wait_for(stack, lambda: (r := store.get(SCOPE)) is not None and r.lifecycle.applied_stage == "stage_2")
     toggles = cli("toggles", "show", "--json")
     assert toggles.exit_code == 0, toggles.output
@@ -361,7 +362,7 @@ def test_validate_timing_measures_each_level_in_a_shadow_scope(stack: LocalStack
         assert seconds == round(timing.seconds)
         assert check["status"] == ("pass" if timing.seconds <= target else "fail")
     assert checks["level 3"]["status"] == "warn"
-    record = StateStore(stack.client("dynamodb"), stack.outputs["StateTableName"]).get(
+    record = StateStore(stack.client("dynamodb"), stack.outputs["StateTableName"], DEFAULT_PLAN).get(
         "recommender/prod/region=failsafe-shadow"
     )
     assert record is not None

@@ -24,10 +24,10 @@ from typer.testing import CliRunner, Result
 from failsafe.aws.audit_log import AuditLog
 from failsafe.aws.state_store import StateStore
 from failsafe_tools.cli.app import build_app
-from failsafe_tools.cli.target import use_local_stack
 from failsafe_tools.drill.runner import fresh_lambda_containers
 from failsafe_tools.local.clock import SpeedClock
 from failsafe_tools.local.stack import LocalStack
+from failsafe_tools.target import use_local_stack
 
 pytestmark = pytest.mark.e2e
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from failsafe.clock import get_clock
+from failsafe.reporting.timeline import TimelineEvent, deployment_events
 
 if TYPE_CHECKING:
     from mypy_boto3_appconfig import AppConfigClient
@@ -307,6 +308,13 @@ class AppConfigDeployer:
             strategy_id=str(d.get("DeploymentStrategyId", "")),
             percentage_complete=float(d.get("PercentageComplete", 0.0)),
             last_event=str(last),
+        )
+
+    def incident_deployments(self, incident_id: str) -> list[TimelineEvent]:
+        """The timeline events (started, complete, rolled back) of every deployment of the environment whose
+        description names `incident_id`."""
+        return deployment_events(
+            self._client, self.target.application_id, self.target.environment_id, incident_id
         )
 
     def wait(self, deployment_number: int, *, timeout: float = 900.0, poll: float = 5.0) -> DeploymentStatus:

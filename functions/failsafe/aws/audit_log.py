@@ -19,87 +19,26 @@ the table: a witnessed entry that is missing or different is reported.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from failsafe.domain.audit import (
+    DEFAULT_CHAIN,
+    AuditAppendError,
+    AuditEntry,
+    AuditEvent,
+    AuditWitness,
+    VerifyResult,
+    canonical,
+    filter_entries,
+    next_entry,
+    verify_chain,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-GENESIS = "0" * 64
-DEFAULT_CHAIN = "failsafe"
-
-
-class AuditEvent(BaseModel):
-    """What happened, by whom, why, and the before/after values."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    action: str = Field(..., min_length=1, max_length=64)
-    actor: str = Field(..., min_length=1, max_length=128)
-    reason: str = Field("", max_length=2048)
-    scope_key: str | None = None
-    incident_id: str | None = None
-    before: dict[str, Any] = Field(default_factory=dict)
-    after: dict[str, Any] = Field(default_factory=dict)
-    details: dict[str, Any] = Field(default_factory=dict)
-
-
-class AuditEntry(AuditEvent):
-    chain: str
-    seq: int = Field(..., ge=1)
-    at: datetime
-    prev_hash: str
-    hash: str
-
-    def body(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"hash"})
-
-
-class AuditAppendError(Exception):
-    pass
-
-
-class ChainProblem(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    seq: int
-    problem: str
-
-
-class AuditWitness(BaseModel):
-    """What an append reported outside the table: which entry it wrote and that entry's hash."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    chain: str
-    seq: int = Field(..., ge=1)
-    hash: str
-
-
-class VerifyResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    chain: str
-    entries: int
-    problems: list[ChainProblem]
-    witnessed: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def canonical(body: dict[str, Any]) -> str:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def entry_hash(body: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
 
 
 class AuditLog:
@@ -123,20 +62,8 @@ class AuditLog:
     def append(self, event: AuditEvent, *, at: datetime | None = None, attempts: int = 10) -> AuditEntry:
         when = at or datetime.now(UTC)
         for _ in range(attempts):
-            last = self.last()
-            seq = 1 if last is None else last.seq + 1
-            prev_hash = GENESIS if last is None else last.hash
-            draft = AuditEntry.model_validate(
-                {
-                    **event.model_dump(),
-                    "chain": self._chain,
-                    "seq": seq,
-                    "at": when.astimezone(UTC),
-                    "prev_hash": prev_hash,
-                    "hash": "",
-                }
-            )
-            entry = draft.model_copy(update={"hash": entry_hash(draft.body())})
+            entry = next_entry(event, chain=self._chain, last=self.last(), at=when)
+            seq = entry.seq
             try:
                 self._client.put_item(
                     TableName=self._table,
@@ -189,53 +116,8 @@ class AuditLog:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def entries(self, *, incident_id: str | None = None, scope_key: str | None = None) -> list[AuditEntry]:
-        result = [AuditEntry.model_validate(data) for _, data in self._raw()]
-        if incident_id is not None:
-            result = [e for e in result if e.incident_id == incident_id]
-        if scope_key is not None:
-            result = [e for e in result if e.scope_key == scope_key]
-        return result
+        entries = (AuditEntry.model_validate(data) for _, data in self._raw())
+        return filter_entries(entries, incident_id=incident_id, scope_key=scope_key)
 
     def verify(self, witnessed: Iterable[AuditWitness] = ()) -> VerifyResult:
-        problems: list[ChainProblem] = []
-        prev_hash = GENESIS
-        expected_seq = 1
-        rows = self._raw()
-        for seq, data in rows:
-            if seq != expected_seq:
-                missing = ", ".join(str(s) for s in range(expected_seq, seq)) or str(expected_seq)
-                problems.append(ChainProblem(seq=seq, problem=f"entries missing before {seq}: {missing}"))
-            stored_hash = data.get("hash")
-            body = {k: v for k, v in data.items() if k != "hash"}
-            if body.get("seq") != seq:
-                problems.append(
-                    ChainProblem(seq=seq, problem=f"stored at seq {seq} but claims seq {body.get('seq')}")
-                )
-            if entry_hash(body) != stored_hash:
-                problems.append(ChainProblem(seq=seq, problem="content does not match its hash (tampered)"))
-            if body.get("prev_hash") != prev_hash:
-                problems.append(
-                    ChainProblem(
-                        seq=seq,
-                        problem="prev_hash does not match the previous entry (reordered, inserted, deleted)",
-                    )
-                )
-            prev_hash = stored_hash if isinstance(stored_hash, str) else ""
-            expected_seq = seq + 1
-        mine = sorted({(w.seq, w.hash) for w in witnessed if w.chain == self._chain})
-        problems += _against_witnesses(mine, {seq: data.get("hash") for seq, data in rows})
-        return VerifyResult(chain=self._chain, entries=len(rows), problems=problems, witnessed=len(mine))
-
-
-def _against_witnesses(witnessed: list[tuple[int, str]], stored: dict[int, Any]) -> list[ChainProblem]:
-    problems: list[ChainProblem] = []
-    for seq, witnessed_hash in witnessed:
-        if seq not in stored:
-            problems.append(
-                ChainProblem(seq=seq, problem="witnessed when written but missing now (deleted or truncated)")
-            )
-        elif stored[seq] != witnessed_hash:
-            problems.append(
-                ChainProblem(seq=seq, problem="differs from what was witnessed when written (rewritten)")
-            )
-    return problems
+        return verify_chain(self._chain, self._raw(), witnessed)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from failsafe.aws.audit_log import AuditWitness
+from failsafe.domain.audit import AuditWitness
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from failsafe.domain import metrics
 from failsafe.domain.scope import DIMENSION_ENVIRONMENT, DIMENSION_REGION, DIMENSION_SERVICE, Scope
+from failsafe.reporting.efficacy import StatReader
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -34,12 +35,13 @@ class ReportWriter:
         base = f"{self._prefix}{incident_id}/report"
         return f"{base}.json", f"{base}.md"
 
-    def write(self, incident_id: str, report: dict[str, Any], markdown: str) -> ReportLocation:
+    def write(self, incident_id: str, report_json: str, markdown: str) -> ReportLocation:
+        """Store the rendered report (`failsafe.reporting.report.render_json` and `render_markdown`)."""
         json_key, md_key = self.keys(incident_id)
         self._client.put_object(
             Bucket=self._bucket,
             Key=json_key,
-            Body=json.dumps(report, indent=2, sort_keys=True, default=str).encode("utf-8"),
+            Body=report_json.encode("utf-8"),
             ContentType="application/json",
         )
         self._client.put_object(
@@ -54,15 +56,6 @@ class ReportWriter:
         if not isinstance(parsed, dict):
             raise ValueError(f"report {json_key} is not a JSON object")
         return parsed
-
-
-class EfficacyWindow(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    coverage: float | None
-    p95_latency_ms: float | None
-    fill_rate: float | None
-    requests: float | None
 
 
 class EfficacyReader:
@@ -116,18 +109,10 @@ class EfficacyReader:
         """Requests the recommender served in `scope` between `start` and `end` (0 without datapoints)."""
         return self._stat(scope, metrics.REQUESTS, start, end, "Sum") or 0.0
 
-    def window(self, scope: Scope, start: datetime, end: datetime) -> EfficacyWindow:
-        return EfficacyWindow(
-            coverage=self._stat(scope, metrics.COVERAGE, start, end, "Average"),
-            p95_latency_ms=self._stat(scope, metrics.LATENCY_MS, start, end, "p95"),
-            fill_rate=self._stat(scope, metrics.FILL_RATE, start, end, "Average"),
-            requests=self._stat(scope, metrics.REQUESTS, start, end, "Sum"),
-        )
+    def stat_reader(self, scope: Scope) -> StatReader:
+        """`scope`'s figures from CloudWatch, for `failsafe.reporting.efficacy` (the one computation)."""
 
-    def before_after(
-        self, scope: Scope, rollback_at: datetime, end: datetime, lookback: timedelta = timedelta(minutes=30)
-    ) -> dict[str, EfficacyWindow]:
-        return {
-            "pre_rollback": self.window(scope, rollback_at - lookback, rollback_at),
-            "post_rollback": self.window(scope, rollback_at, end),
-        }
+        def stat(metric: str, statistic: str, start: datetime, end: datetime) -> float | None:
+            return self._stat(scope, metric, start, end, statistic)
+
+        return stat

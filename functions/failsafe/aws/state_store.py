@@ -10,145 +10,23 @@ Table layout (see `StateTable` in template.yaml): partition key `pk` (S). Two it
 
 Every write is conditional: a record is created only if absent and replaced only if its stored `version` is
 the one the writer read. A lost race raises `ConcurrentUpdateError`; callers re-read and decide again.
+
+The records themselves (and `ConcurrentUpdateError`, the store contract's error) live in
+`failsafe.domain.records`; this adapter only persists them.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from failsafe.domain.lifecycle import LifecycleRecord
-from failsafe.domain.plans import DEFAULT_PLAN, Plan
+from failsafe.domain.plans import Plan
+from failsafe.domain.records import ConcurrentUpdateError, IncidentPointer, ScopeRecord
 from failsafe.domain.scope import Scope
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-AlarmStateValue = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
-
-
-class ConcurrentUpdateError(Exception):
-    """Someone else changed the record between our read and our conditional write."""
-
-    def __init__(self, key: str, expected_version: int | None) -> None:
-        self.key = key
-        self.expected_version = expected_version
-        what = "absent" if expected_version is None else f"at version {expected_version}"
-        super().__init__(f"{key}: expected the record {what}, but it changed concurrently; re-read and retry")
-
-
-class AlarmObservation(BaseModel):
-    """The latest state change seen for one alarm of a scope."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    alarm_name: str
-    state: AlarmStateValue
-    previous_state: AlarmStateValue | None = None
-    at: datetime
-    severity: str | None = None
-    kind: str | None = None
-    reason: str = ""
-
-    @field_validator("at", mode="after")
-    @classmethod
-    def _utc(cls, at: datetime) -> datetime:
-        # Records written before timestamps were normalised may hold a naive one: read it as UTC (what
-        # CloudWatch stamps), so comparing it with an aware one never raises.
-        return at.replace(tzinfo=UTC) if at.tzinfo is None else at
-
-
-class PendingApproval(BaseModel):
-    """A Step Functions task token waiting for a human decision."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    task_token: str
-    stage: str
-    requested_by: str
-    requested_at: datetime
-    expires_at: datetime
-
-
-class ScopeRecord(BaseModel):
-    """Everything the controller knows about one scope: the domain `LifecycleRecord` plus the facts the
-    controller needs around it (execution, deployments, versions to restore, alarms seen, approvals).
-
-    `version` is the store's optimistic-concurrency counter, bumped on every write (recording an alarm is
-    a write without a lifecycle transition); `lifecycle.version` counts lifecycle transitions.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    scope_key: str
-    version: int = Field(0, ge=0)
-    lifecycle: LifecycleRecord
-    execution_arn: str | None = None
-    trigger_severity: str | None = None
-    trigger_kind: str | None = None
-    trigger_alarm: str | None = None
-    source: Literal["alarm", "manual"] | None = None
-    requested_by: str | None = None
-    reason: str | None = None
-    pre_incident_config_version: int | None = None
-    deployed_config_version: int | None = None
-    deployment_number: int | None = None
-    deployment_kind: Literal["apply", "restore", "revert"] | None = None
-    deployment_deadline: datetime | None = None
-    deploy_attempts: int = 0
-    last_known_good_version: int | None = None
-    last_known_good_release: str | None = None
-    release_before_revert: str | None = None
-    pending_approval: PendingApproval | None = None
-    # Who asked for the lifecycle's current stage when a person did (a manual level, including one that
-    # joined an open incident); None when the stage came from an alarm or the controller. That person can
-    # never approve the stage (`controller.approval.barred_approvers`). Records written before the field
-    # existed load with None.
-    level_requested_by: str | None = None
-    approval_declined: bool = False
-    # A manual level or kill switch holds until an operator recovers it (`failsafe recover`): the health
-    # check does not start the automatic verify-and-restore while this is True. False for alarm-driven
-    # incidents and for manual levels requested with `--auto-restore`.
-    hold_until_recovered: bool = False
-    alarms: dict[str, AlarmObservation] = Field(default_factory=dict)
-    incident_started_at: datetime | None = None
-    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    updated_by: str = "failsafe"
-
-    @classmethod
-    def fresh(cls, scope: Scope, plan: Plan) -> ScopeRecord:
-        return cls(scope_key=scope.key, lifecycle=LifecycleRecord.new(scope, plan))
-
-    @property
-    def scope(self) -> Scope:
-        return self.lifecycle.scope
-
-    @property
-    def state(self) -> str:
-        return self.lifecycle.state.value
-
-    @property
-    def incident_id(self) -> str | None:
-        return self.lifecycle.incident_id
-
-    @property
-    def has_open_incident(self) -> bool:
-        return self.lifecycle.incident_id is not None
-
-    def firing_alarms(self) -> list[AlarmObservation]:
-        return sorted((o for o in self.alarms.values() if o.state == "ALARM"), key=lambda o: o.alarm_name)
-
-
-class IncidentPointer(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    incident_id: str
-    scope_key: str
-    created_at: datetime
 
 
 def _scope_pk(scope_key: str) -> str:
@@ -168,9 +46,12 @@ def _is_conditional_failure(exc: Exception) -> bool:
 
 
 class StateStore:
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+    """Persists `ScopeRecord`s; `plan` shapes the fresh record of a scope that has none yet."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str, plan: Plan) -> None:
         self._client = client
         self._table = table_name
+        self._plan = plan
 
     @property
     def table_name(self) -> str:
@@ -184,8 +65,12 @@ class StateStore:
             return None
         return ScopeRecord.model_validate_json(item["body"]["S"])
 
-    def get_or_fresh(self, scope: Scope, plan: Plan = DEFAULT_PLAN) -> ScopeRecord:
-        return self.get(scope.key) or ScopeRecord.fresh(scope, plan)
+    @property
+    def plan(self) -> Plan:
+        return self._plan
+
+    def get_or_fresh(self, scope: Scope) -> ScopeRecord:
+        return self.get(scope.key) or ScopeRecord.fresh(scope, self._plan)
 
     def put(self, record: ScopeRecord, *, expected_version: int | None) -> ScopeRecord:
         """Write `record` as the next version; `expected_version=None` means "only if absent".
@@ -233,14 +118,13 @@ class StateStore:
         scope: Scope,
         change: Callable[[ScopeRecord], ScopeRecord | None],
         *,
-        plan: Plan = DEFAULT_PLAN,
         attempts: int = 8,
     ) -> ScopeRecord:
         """Read-modify-write with retries on conflicts. `change` returns None to leave the record as is."""
         last: ConcurrentUpdateError | None = None
         for _ in range(attempts):
             current = self.get(scope.key)
-            base = current or ScopeRecord.fresh(scope, plan)
+            base = current or ScopeRecord.fresh(scope, self._plan)
             new = change(base)
             if new is None:
                 return base
@@ -296,7 +180,3 @@ class StateStore:
             TableName=self._table, Key={"pk": {"S": _incident_pk(incident_id)}}, ConsistentRead=True
         ).get("Item")
         return None if item is None else IncidentPointer.model_validate_json(item["body"]["S"])
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)

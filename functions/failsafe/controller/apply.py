@@ -2,8 +2,8 @@
 
 - `apply`: the current document (the version last deployed to COMPLETE, or the normal baseline when
   nothing was ever deployed) plus the plan's stages up to the target overlay stage, limited to the
-  incident's scope (`failsafe.domain.plans.apply_to_document`) -> a hosted version -> a deployment with the
-  immediate strategy. The first apply of an incident records the pre-incident config version. A
+  incident's scope (`failsafe.domain.plan_documents.apply_to_document`) -> a hosted version -> a deployment
+  with the immediate strategy. The first apply of an incident records the pre-incident config version. A
   ConflictException (another deployment in progress) raises `DeploymentConflictError`, which the state
   machine retries with backoff; so does a deployment (another scope's) that started after the current
   document was read, since starting the computed document would drop what that deployment carries. A
@@ -30,14 +30,14 @@ from datetime import timedelta
 from typing import Any
 
 from failsafe.aws.appconfig_deployer import DeploymentStatus, DeploymentTimeoutError
-from failsafe.aws.audit_log import AuditEvent
-from failsafe.aws.state_store import ScopeRecord
 from failsafe.controller.common import SYSTEM_ACTOR
 from failsafe.controller.context import DeploymentOutput, ExecutionContext
-from failsafe.controller.runtime import Runtime
+from failsafe.controller.ports import Ports
+from failsafe.domain.audit import AuditEvent
 from failsafe.domain.baselines import BASELINES, BaselineName
 from failsafe.domain.diff import diff_documents
-from failsafe.domain.plans import apply_to_document, restore_document
+from failsafe.domain.plan_documents import apply_to_document, restore_document
+from failsafe.domain.records import ScopeRecord
 from failsafe.domain.scope import Scope
 from failsafe.domain.toggles import Metadata, ToggleDocument
 
@@ -52,7 +52,7 @@ class RevertUnavailableError(RuntimeError):
     pass
 
 
-def bootstrap_document(rt: Runtime) -> ToggleDocument:
+def bootstrap_document(rt: Ports) -> ToggleDocument:
     return ToggleDocument(
         metadata=Metadata(
             version=1,
@@ -65,21 +65,21 @@ def bootstrap_document(rt: Runtime) -> ToggleDocument:
     )
 
 
-def current_document(rt: Runtime) -> tuple[int | None, ToggleDocument]:
+def current_document(rt: Ports) -> tuple[int | None, ToggleDocument]:
     version = rt.deployer.latest_complete_version()
     if version is None:
         return None, bootstrap_document(rt)
     return version, ToggleDocument.model_validate(rt.deployer.read_version(version))
 
 
-def _record(rt: Runtime, ctx: ExecutionContext) -> ScopeRecord:
+def _record(rt: Ports, ctx: ExecutionContext) -> ScopeRecord:
     record = rt.state.get(Scope.parse(ctx.scope).key)
     if record is None or record.incident_id != ctx.incident_id:
         raise IncidentClosedError(f"scope {ctx.scope} is no longer held by incident {ctx.incident_id}")
     return record
 
 
-def run(rt: Runtime, action: str, ctx: ExecutionContext) -> DeploymentOutput:
+def run(rt: Ports, action: str, ctx: ExecutionContext) -> DeploymentOutput:
     if action == "apply":
         return apply(rt, ctx)
     if action == "check":
@@ -89,14 +89,14 @@ def run(rt: Runtime, action: str, ctx: ExecutionContext) -> DeploymentOutput:
     raise ValueError(f"ApplyToggles: unknown action {action!r}; known: apply, check, restore")
 
 
-def attach_monitors(rt: Runtime, ctx: ExecutionContext, *, actor: str, reason: str) -> None:
+def attach_monitors(rt: Ports, ctx: ExecutionContext, *, actor: str, reason: str) -> None:
     """Re-attach the guardrail monitors outside the state machine (the manual recover's close-out: the
     stopped execution never reaches the check that re-attaches them). Audited; no-op if already attached."""
     _set_monitors(rt, ctx, attached=True, actor=actor, reason=reason)
 
 
 def _set_monitors(
-    rt: Runtime,
+    rt: Ports,
     ctx: ExecutionContext,
     *,
     attached: bool,
@@ -104,7 +104,7 @@ def _set_monitors(
     reason: str | None = None,
 ) -> None:
     """Detach or re-attach the environment's guardrail monitors (no-op without APPCONFIG_MONITORS)."""
-    configured = rt.settings.appconfig_monitors
+    configured = rt.appconfig_monitors
     if not configured:
         return
     wanted: list[dict[str, str]] = json.loads(configured) if attached else []
@@ -132,7 +132,7 @@ _RESTORE_DESCRIPTION = re.compile(r"failsafe \S+: restore \S+")
 
 
 def preempt_restore(
-    rt: Runtime, incident_id: str, scope: Scope, *, actor: str = APPLY_ACTOR, why: str | None = None
+    rt: Ports, incident_id: str, scope: Scope, *, actor: str = APPLY_ACTOR, why: str | None = None
 ) -> DeploymentStatus | None:
     """A rollback does not wait behind a gradual restore (its duration plus bake): the restore is stopped
     (StopDeployment), AppConfig rolls it back so its scope stays rolled back, and its incident restores again
@@ -165,7 +165,7 @@ def _diff(before: ToggleDocument, after: ToggleDocument) -> list[dict[str, Any]]
     return [d.model_dump(mode="json") for d in diff_documents(before, after)]
 
 
-def apply(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
+def apply(rt: Ports, ctx: ExecutionContext) -> DeploymentOutput:
     plan = ctx.plan
     if plan is None:
         raise ValueError("ApplyToggles apply: $.plan is missing")
@@ -220,7 +220,6 @@ def apply(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
             if r.incident_id == ctx.incident_id
             else None
         ),
-        plan=rt.plan,
     )
     rt.record(
         AuditEvent(
@@ -247,7 +246,7 @@ def apply(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
     )
 
 
-def _revert(rt: Runtime, ctx: ExecutionContext, record: ScopeRecord) -> DeploymentOutput:
+def _revert(rt: Ports, ctx: ExecutionContext, record: ScopeRecord) -> DeploymentOutput:
     releases = rt.releases
     if releases is None:
         raise RevertUnavailableError("no recommender release is configured (RECOMMENDER_FUNCTION_NAME)")
@@ -275,7 +274,6 @@ def _revert(rt: Runtime, ctx: ExecutionContext, record: ScopeRecord) -> Deployme
             if r.incident_id == ctx.incident_id
             else None
         ),
-        plan=rt.plan,
     )
     rt.record(
         AuditEvent(
@@ -295,7 +293,7 @@ def _revert(rt: Runtime, ctx: ExecutionContext, record: ScopeRecord) -> Deployme
     )
 
 
-def check(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
+def check(rt: Ports, ctx: ExecutionContext) -> DeploymentOutput:
     previous = ctx.deployment
     if previous is None:
         raise ValueError("ApplyToggles check: $.deployment is missing")
@@ -334,7 +332,6 @@ def check(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
                 if r.incident_id == ctx.incident_id
                 else None
             ),
-            plan=rt.plan,
         )
         return previous.model_copy(update={"state": "COMPLETE", "config_version": status.config_version})
     if status.rolled_back:
@@ -369,7 +366,7 @@ def check(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
     return previous.model_copy(update={"state": status.state})
 
 
-def restore(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
+def restore(rt: Ports, ctx: ExecutionContext) -> DeploymentOutput:
     record = _record(rt, ctx)
     scope = record.scope
     head = rt.deployer.settled_head()
@@ -399,7 +396,6 @@ def restore(rt: Runtime, ctx: ExecutionContext) -> DeploymentOutput:
             if r.incident_id == ctx.incident_id
             else None
         ),
-        plan=rt.plan,
     )
     rt.record(
         AuditEvent(

@@ -18,10 +18,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from failsafe.aws.audit_log import AuditEvent
 from failsafe.aws.executions import ApprovalTokenError
-from failsafe.aws.state_store import PendingApproval, ScopeRecord
-from failsafe.controller.runtime import Runtime
+from failsafe.controller.ports import Ports
+from failsafe.domain.audit import AuditEvent
+from failsafe.domain.records import PendingApproval, ScopeRecord
 
 SUPERSEDED_ERROR = "Superseded"
 
@@ -63,7 +63,7 @@ def superseded_approval(before: ScopeRecord, new_stage: str | None) -> PendingAp
 
 
 def answer_superseded(
-    rt: Runtime, record: ScopeRecord, pending: PendingApproval, *, actor: str, reason: str
+    rt: Ports, record: ScopeRecord, pending: PendingApproval, *, actor: str, reason: str
 ) -> dict[str, object]:
     """Fail the task waiting on `pending` with `Superseded` so the execution re-plans `record`'s stage now.
 
@@ -101,7 +101,7 @@ def answer_superseded(
                 return None
             return current.model_copy(update={"pending_approval": pending, "updated_at": rt.now()})
 
-        rt.state.mutate(record.scope, put_back, plan=rt.plan)
+        rt.state.mutate(record.scope, put_back)
         expires = pending.expires_at.isoformat()
         message = (
             f"incident {incident_id}: scope {record.scope_key} moved to {stage}, but the execution waiting "
@@ -157,7 +157,7 @@ class ApprovalResult(BaseModel):
     stage: str
 
 
-def decide(rt: Runtime, request: ApprovalRequest) -> ApprovalResult:
+def decide(rt: Ports, request: ApprovalRequest) -> ApprovalResult:
     pointer = rt.state.find_incident(request.incident_id)
     if pointer is None:
         raise ApprovalError(f"incident {request.incident_id}: no such incident")

@@ -7,10 +7,10 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from failsafe.aws.audit_log import AuditEvent
-from failsafe.aws.state_store import ScopeRecord
-from failsafe.controller.runtime import Runtime
+from failsafe.controller.ports import Ports
+from failsafe.domain.audit import AuditEvent
 from failsafe.domain.lifecycle import Event, EventKind, Transition, transition
+from failsafe.domain.records import ScopeRecord, snapshot
 from failsafe.domain.scope import Scope
 
 SYSTEM_ACTOR = "failsafe"
@@ -29,21 +29,8 @@ def incident_id_for(scope: Scope, at: datetime, prefix: str = "inc") -> str:
     return f"{prefix}-{moment}-{digest}-{secrets.token_hex(4)}"
 
 
-def snapshot(record: ScopeRecord) -> dict[str, Any]:
-    life = record.lifecycle
-    return {
-        "state": life.state.value,
-        "stage": life.stage,
-        "applied_stage": life.applied_stage,
-        "incident_id": life.incident_id,
-        "verify_window_seconds": life.verify_window_seconds,
-        "refires": life.refires,
-        "deployed_config_version": record.deployed_config_version,
-    }
-
-
 def apply_event(
-    rt: Runtime,
+    rt: Ports,
     record: ScopeRecord,
     kind: EventKind,
     *,
@@ -65,7 +52,7 @@ def apply_event(
 
 
 def audit_transition(
-    rt: Runtime,
+    rt: Ports,
     before: ScopeRecord,
     after: ScopeRecord,
     moved: Transition,

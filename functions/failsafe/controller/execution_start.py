@@ -16,11 +16,11 @@ called after the claim is saved, so it can fail after it: throttled, or Step Fun
 
 from __future__ import annotations
 
-from failsafe.aws.audit_log import AuditEvent
-from failsafe.aws.state_store import ScopeRecord
 from failsafe.controller import notify
 from failsafe.controller.context import ExecutionContext, IncidentInput, TriggerInfo
-from failsafe.controller.runtime import Runtime
+from failsafe.controller.ports import Ports
+from failsafe.domain.audit import AuditEvent
+from failsafe.domain.records import ScopeRecord
 
 # The throttling and transient error codes of the AWS APIs (as in botocore's standard retry mode).
 RETRYABLE_CODES = frozenset(
@@ -69,7 +69,7 @@ def resume_input(record: ScopeRecord) -> IncidentInput:
     )
 
 
-def start_claimed(rt: Runtime, payload: IncidentInput) -> tuple[str, bool]:
+def start_claimed(rt: Ports, payload: IncidentInput) -> tuple[str, bool]:
     """Start the incident's execution: (arn, started_now). Retryable errors are retried with backoff; a
     start that still fails is audited, paged and raised as `ExecutionNotStartedError`."""
     attempts = len(START_BACKOFF_SECONDS) + 1
@@ -91,7 +91,7 @@ def start_claimed(rt: Runtime, payload: IncidentInput) -> tuple[str, bool]:
     raise AssertionError("unreachable")
 
 
-def _start_failed(rt: Runtime, payload: IncidentInput, exc: Exception, attempts: int) -> None:
+def _start_failed(rt: Ports, payload: IncidentInput, exc: Exception, attempts: int) -> None:
     error = f"{error_code(exc) or type(exc).__name__}: {str(exc)[:300]}"
     rt.record(
         AuditEvent(

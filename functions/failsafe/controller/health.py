@@ -18,19 +18,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from failsafe.aws.state_store import ScopeRecord
 from failsafe.controller.classify import UnknownAlarmError, classify
 from failsafe.controller.context import ExecutionContext, HealthOutput
 from failsafe.controller.planning import transition_incident
-from failsafe.controller.runtime import Runtime
+from failsafe.controller.ports import Ports
 from failsafe.domain.catalog import Severity
 from failsafe.domain.lifecycle import EventKind, LifecycleState, fired_event_kind
+from failsafe.domain.records import ScopeRecord
 from failsafe.domain.scope import Scope
 
 HEALTH_ACTOR = "failsafe:health-check"
 
 
-def check(rt: Runtime, ctx: ExecutionContext) -> HealthOutput:
+def check(rt: Ports, ctx: ExecutionContext) -> HealthOutput:
     scope = Scope.parse(ctx.scope)
     record = rt.state.get(scope.key)
     if record is None or record.incident_id != ctx.incident_id:
@@ -110,21 +110,21 @@ def check(rt: Runtime, ctx: ExecutionContext) -> HealthOutput:
     return HealthOutput(status="WAITING", state=life.state.value)
 
 
-def _has_traffic(rt: Runtime, scope: Scope) -> bool:
+def _has_traffic(rt: Ports, scope: Scope) -> bool:
     """The scope served requests in the traffic window (missing data is not green)."""
     now = rt.now()
     since = now - timedelta(seconds=rt.settings.traffic_window_seconds)
     return rt.efficacy.requests(scope, since, now) > 0
 
 
-def _no_traffic(rt: Runtime, scope: Scope) -> str:
+def _no_traffic(rt: Ports, scope: Scope) -> str:
     return (
         f"no requests in {scope.key} in the last {rt.settings.traffic_window_seconds}s: alarms without data "
         "are not evidence of recovery; waiting for traffic"
     )
 
 
-def _most_severe(rt: Runtime, firing: list[str], scope: Scope) -> tuple[Severity, str]:
+def _most_severe(rt: Ports, firing: list[str], scope: Scope) -> tuple[Severity, str]:
     best: tuple[Severity, str] | None = None
     dims = {"Service": scope.service, "Environment": scope.environment}
     for name in firing:

@@ -26,16 +26,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from failsafe.aws.audit_log import AuditEvent
-from failsafe.aws.state_store import AlarmObservation, ConcurrentUpdateError, ScopeRecord
 from failsafe.controller.approval import answer_superseded, superseded_approval
 from failsafe.controller.classify import Classification, UnknownAlarmError, classify
 from failsafe.controller.common import apply_event, audit_transition, incident_id_for
 from failsafe.controller.context import IncidentInput, TriggerInfo
 from failsafe.controller.execution_start import start_claimed
-from failsafe.controller.runtime import Runtime
+from failsafe.controller.ports import Ports
+from failsafe.domain.audit import AuditEvent
 from failsafe.domain.catalog import GuardrailCatalog
 from failsafe.domain.plans import Plan
+from failsafe.domain.records import AlarmObservation, ConcurrentUpdateError, ScopeRecord
 
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
 ALARM_SOURCE = "aws.cloudwatch"
@@ -165,7 +165,7 @@ def parse_alarm_event(event: Any) -> AlarmStateChangeDetail:
 
 
 def dropped(
-    rt: Runtime, event: Any, reason: str, *, alarm_name: str | None = None, state: str | None = None
+    rt: Ports, event: Any, reason: str, *, alarm_name: str | None = None, state: str | None = None
 ) -> IngestResult:
     """Drop an event this stack must not act on: audited with the reason, nothing else changes."""
     reason = reason if len(reason) <= MAX_DROP_REASON else reason[: MAX_DROP_REASON - 3] + "..."
@@ -243,7 +243,7 @@ def screen(
     return detail, found
 
 
-def ingest(rt: Runtime, event: Any) -> IngestResult:
+def ingest(rt: Ports, event: Any) -> IngestResult:
     try:
         detail, found = screen(
             event,
@@ -274,7 +274,7 @@ def ingest(rt: Runtime, event: Any) -> IngestResult:
     raise ConcurrentUpdateError(found.trigger.scope.key, None)
 
 
-def _ingest_once(rt: Runtime, found: Classification, seen: AlarmObservation) -> IngestResult:
+def _ingest_once(rt: Ports, found: Classification, seen: AlarmObservation) -> IngestResult:
     scope = found.trigger.scope
     current = rt.state.get(scope.key)
     record = current or ScopeRecord.fresh(scope, rt.plan)
@@ -420,7 +420,7 @@ def _start_failed(record: ScopeRecord) -> bool:
 
 
 def _resume_start(
-    rt: Runtime, record: ScopeRecord, found: Classification, base: dict[str, Any]
+    rt: Ports, record: ScopeRecord, found: Classification, base: dict[str, Any]
 ) -> IngestResult:
     """Start the execution of a claim whose StartExecution failed, on the redelivery of its alarm.
 
@@ -447,7 +447,7 @@ def _resume_start(
     return result
 
 
-def _start(rt: Runtime, record: ScopeRecord, found: Classification, base: dict[str, Any]) -> IngestResult:
+def _start(rt: Ports, record: ScopeRecord, found: Classification, base: dict[str, Any]) -> IngestResult:
     incident_id = record.incident_id
     assert incident_id is not None
     payload = IncidentInput(
@@ -468,7 +468,6 @@ def _start(rt: Runtime, record: ScopeRecord, found: Classification, base: dict[s
     stored = rt.state.mutate(
         record.scope,
         lambda r: r.model_copy(update={"execution_arn": arn}) if r.incident_id == incident_id else None,
-        plan=rt.plan,
     )
     return IngestResult(
         outcome="started" if started else "joined",

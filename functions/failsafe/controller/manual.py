@@ -25,19 +25,20 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from failsafe.aws.appconfig_deployer import DeploymentConflictError
-from failsafe.aws.audit_log import AuditEvent
-from failsafe.aws.state_store import ConcurrentUpdateError, ScopeRecord
-from failsafe.controller import notify, report
+from failsafe.controller import incident_report, notify
 from failsafe.controller.apply import attach_monitors, current_document, preempt_restore
 from failsafe.controller.approval import answer_superseded, superseded_approval
 from failsafe.controller.common import apply_event, audit_transition, incident_id_for
 from failsafe.controller.context import ExecutionContext, IncidentInput, TriggerInfo
 from failsafe.controller.execution_start import resume_input, start_claimed
 from failsafe.controller.planning import plan_output
-from failsafe.controller.runtime import Runtime
+from failsafe.controller.ports import Ports
+from failsafe.domain.audit import AuditEvent
 from failsafe.domain.diff import blast_radius, diff_documents
 from failsafe.domain.lifecycle import EventKind, IllegalTransitionError
-from failsafe.domain.plans import Level, PlanError, Stage, apply_to_document, restore_document
+from failsafe.domain.plan_documents import apply_to_document, restore_document
+from failsafe.domain.plans import Level, PlanError, Stage
+from failsafe.domain.records import ConcurrentUpdateError, ScopeRecord
 from failsafe.domain.scope import MAX_SCOPE_KEY_LENGTH, Scope, ScopeError
 from failsafe.domain.toggles import ToggleDocument
 
@@ -107,7 +108,7 @@ def parse_request(event: Any) -> ManualRequest:
     return request
 
 
-def handle(rt: Runtime, request: ManualRequest) -> dict[str, Any]:
+def handle(rt: Ports, request: ManualRequest) -> dict[str, Any]:
     scope = Scope.parse(request.scope)
     owned = (rt.settings.service, rt.settings.environment)
     if (scope.service, scope.environment) != owned:
@@ -137,12 +138,12 @@ def handle(rt: Runtime, request: ManualRequest) -> dict[str, Any]:
     return start(rt, request, scope, final)
 
 
-def _last_overlay(rt: Runtime, final: Stage) -> str | None:
+def _last_overlay(rt: Ports, final: Stage) -> str | None:
     overlays = [s.name for s in rt.plan.path_to(final.name) if s.overlay is not None]
     return overlays[-1] if overlays else None
 
 
-def dry_run(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> dict[str, Any]:
+def dry_run(rt: Ports, request: ManualRequest, scope: Scope, final: Stage) -> dict[str, Any]:
     version, document = current_document(rt)
     path = rt.plan.path_to(final.name)
     target = _last_overlay(rt, final)
@@ -207,7 +208,7 @@ def dry_run(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> 
     }
 
 
-def _ended_workflow(rt: Runtime, record: ScopeRecord) -> str | None:
+def _ended_workflow(rt: Ports, record: ScopeRecord) -> str | None:
     """The status of the open incident's workflow when it no longer runs (aborted, failed), else None."""
     if not record.has_open_incident or record.execution_arn is None:
         return None
@@ -215,7 +216,7 @@ def _ended_workflow(rt: Runtime, record: ScopeRecord) -> str | None:
     return None if status == "RUNNING" else status
 
 
-def start(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> dict[str, Any]:
+def start(rt: Ports, request: ManualRequest, scope: Scope, final: Stage) -> dict[str, Any]:
     for _ in range(8):
         current = rt.state.get(scope.key)
         record = current or ScopeRecord.fresh(scope, rt.plan)
@@ -320,7 +321,7 @@ def start(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> di
     raise ConcurrentUpdateError(scope.key, None)
 
 
-def _resume(rt: Runtime, request: ManualRequest, record: ScopeRecord) -> dict[str, Any]:
+def _resume(rt: Ports, request: ManualRequest, record: ScopeRecord) -> dict[str, Any]:
     """Start the execution of a claim that has none (StartExecution failed after the claim was saved),
     with the stage the record holds now. Audited as `execution:resumed`."""
     payload = resume_input(record)
@@ -352,15 +353,14 @@ def _resume(rt: Runtime, request: ManualRequest, record: ScopeRecord) -> dict[st
     }
 
 
-def _remember_execution(rt: Runtime, scope: Scope, incident_id: str, arn: str) -> None:
+def _remember_execution(rt: Ports, scope: Scope, incident_id: str, arn: str) -> None:
     rt.state.mutate(
         scope,
         lambda r: r.model_copy(update={"execution_arn": arn}) if r.incident_id == incident_id else None,
-        plan=rt.plan,
     )
 
 
-def abort(rt: Runtime, request: ManualRequest, scope: Scope) -> dict[str, Any]:
+def abort(rt: Ports, request: ManualRequest, scope: Scope) -> dict[str, Any]:
     """Stop the incident's running workflow and keep what is in force (audited, held until recovered)."""
     current = rt.state.get(scope.key)
     if current is None or not current.has_open_incident:
@@ -422,7 +422,7 @@ def abort(rt: Runtime, request: ManualRequest, scope: Scope) -> dict[str, Any]:
     }
 
 
-def recover(rt: Runtime, request: ManualRequest, scope: Scope) -> dict[str, Any]:
+def recover(rt: Ports, request: ManualRequest, scope: Scope) -> dict[str, Any]:
     current = rt.state.get(scope.key)
     if current is None or not current.has_open_incident:
         raise ManualRequestError(f"scope {scope.key} is already NORMAL; nothing to recover")
@@ -539,7 +539,7 @@ def _incident_context(record: ScopeRecord, incident_id: str, scope: Scope) -> Ex
     )
 
 
-def _restore(rt: Runtime, request: ManualRequest, scope: Scope, incident_id: str) -> dict[str, Any] | None:
+def _restore(rt: Ports, request: ManualRequest, scope: Scope, incident_id: str) -> dict[str, Any] | None:
     """Deploy the document without the incident's override (gradual unless `immediate`); None if none.
 
     Another deployment in progress, or one that starts meanwhile, means the document is read again: a
@@ -547,7 +547,7 @@ def _restore(rt: Runtime, request: ManualRequest, scope: Scope, incident_id: str
     return _retrying_conflicts(rt, lambda: _restore_once(rt, request, scope, incident_id))
 
 
-def _retrying_conflicts(rt: Runtime, attempt: Callable[[], T]) -> T:
+def _retrying_conflicts(rt: Ports, attempt: Callable[[], T]) -> T:
     """`attempt()`, again after 2 s and 4 s (clock time) while another deployment is in the way."""
     delay = 2.0
     for n in range(1, RESTORE_ATTEMPTS + 1):
@@ -562,7 +562,7 @@ def _retrying_conflicts(rt: Runtime, attempt: Callable[[], T]) -> T:
 
 
 def _without_incident(
-    rt: Runtime, request: ManualRequest, document: ToggleDocument, scope: Scope, incident_id: str
+    rt: Ports, request: ManualRequest, document: ToggleDocument, scope: Scope, incident_id: str
 ) -> ToggleDocument | None:
     """`document` without the incident's overrides (what they replaced put back); None if it holds none."""
     if not any(o.scope == scope and o.incident_id == incident_id for o in document.overrides):
@@ -577,9 +577,7 @@ def _without_incident(
     )
 
 
-def _restore_once(
-    rt: Runtime, request: ManualRequest, scope: Scope, incident_id: str
-) -> dict[str, Any] | None:
+def _restore_once(rt: Ports, request: ManualRequest, scope: Scope, incident_id: str) -> dict[str, Any] | None:
     head = rt.deployer.settled_head()
     latest = rt.deployer.latest_hosted_version()
     version, document = current_document(rt)
@@ -612,7 +610,7 @@ def _restore_once(
     return deployment
 
 
-def _restore_failed(rt: Runtime, request: ManualRequest, ctx: ExecutionContext, exc: Exception) -> None:
+def _restore_failed(rt: Ports, request: ManualRequest, ctx: ExecutionContext, exc: Exception) -> None:
     """The scope is NORMAL but the rollback toggles could not be withdrawn: audit it and page again."""
     error = f"{type(exc).__name__}: {str(exc)[:300]}"
     rt.record(
@@ -633,11 +631,11 @@ def _restore_failed(rt: Runtime, request: ManualRequest, ctx: ExecutionContext, 
     )
 
 
-def _write_report(rt: Runtime, request: ManualRequest, ctx: ExecutionContext) -> dict[str, Any] | None:
+def _write_report(rt: Ports, request: ManualRequest, ctx: ExecutionContext) -> dict[str, Any] | None:
     """The incident report the state machine's IncidentReport task would have written (best effort, as
     there: a failure is audited and the recover still succeeds)."""
     try:
-        return report.write(rt, ctx).model_dump(mode="json")
+        return incident_report.write(rt, ctx).model_dump(mode="json")
     except Exception as exc:
         rt.record(
             AuditEvent(

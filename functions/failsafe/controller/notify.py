@@ -14,13 +14,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from failsafe.aws.audit_log import AuditEvent
 from failsafe.aws.notifier import Notification
 from failsafe.aws.pagerduty import PagerDutyEvent, pagerduty_severity
-from failsafe.aws.state_store import PendingApproval, ScopeRecord
 from failsafe.controller.approval import Superseded
 from failsafe.controller.context import ExecutionContext
-from failsafe.controller.runtime import Runtime
+from failsafe.controller.ports import Ports
+from failsafe.domain.audit import AuditEvent
+from failsafe.domain.records import PendingApproval, ScopeRecord
 from failsafe.domain.scope import Scope
 
 NOTIFY_ACTOR = "failsafe:notify"
@@ -63,7 +63,7 @@ def step_error(caught: dict[str, Any] | None) -> dict[str, str] | None:
     return {"error": str(caught.get("Error", "")), "message": cause[:1000]}
 
 
-def notify(rt: Runtime, event: str, ctx: ExecutionContext) -> NotifyResult:
+def notify(rt: Ports, event: str, ctx: ExecutionContext) -> NotifyResult:
     scope = Scope.parse(ctx.scope)
     record = rt.state.get(scope.key)
     plan = ctx.plan
@@ -123,9 +123,7 @@ def notify(rt: Runtime, event: str, ctx: ExecutionContext) -> NotifyResult:
     return result
 
 
-def _channel(
-    rt: Runtime, result: NotifyResult, name: str, ctx: ExecutionContext, send: object
-) -> NotifyResult:
+def _channel(rt: Ports, result: NotifyResult, name: str, ctx: ExecutionContext, send: object) -> NotifyResult:
     assert callable(send)
     try:
         send()
@@ -157,7 +155,7 @@ def _channel(
     return result.model_copy(update={"sent": [*result.sent, name]})
 
 
-def request_approval(rt: Runtime, task_token: str, ctx: ExecutionContext) -> NotifyResult:
+def request_approval(rt: Ports, task_token: str, ctx: ExecutionContext) -> NotifyResult:
     """Store the task token as the scope's pending approval and announce it.
 
     The approval names who asked for the stage: the operator whose manual level set it
@@ -187,7 +185,7 @@ def request_approval(rt: Runtime, task_token: str, ctx: ExecutionContext) -> Not
         )
         return r.model_copy(update={"pending_approval": pending, "updated_at": now})
 
-    stored = rt.state.mutate(scope, store, plan=rt.plan)
+    stored = rt.state.mutate(scope, store)
     if moved_to:
         cause = {"superseded_stage": stage, "stage": moved_to[0], "by": NOTIFY_ACTOR}
         rt.record(

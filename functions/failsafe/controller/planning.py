@@ -16,15 +16,15 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from failsafe.aws.audit_log import AuditEvent
 from failsafe.aws.releases import ReleaseError
-from failsafe.aws.state_store import ConcurrentUpdateError, ScopeRecord
 from failsafe.controller.approval import barred_approvers
 from failsafe.controller.common import SYSTEM_ACTOR, apply_event, audit_transition
 from failsafe.controller.context import ExecutionContext, NextStep, PlanOutput
-from failsafe.controller.runtime import Runtime
+from failsafe.controller.ports import Ports
+from failsafe.domain.audit import AuditEvent
 from failsafe.domain.lifecycle import EventKind, IllegalTransitionError, LifecycleState
 from failsafe.domain.plans import Stage
+from failsafe.domain.records import ConcurrentUpdateError, ScopeRecord
 from failsafe.domain.scope import Scope
 
 HELD = (LifecycleState.DEGRADED, LifecycleState.ROLLED_BACK, LifecycleState.RECOVERY_VERIFY)
@@ -34,7 +34,7 @@ class IncidentMismatchError(RuntimeError):
     pass
 
 
-def remaining_stages(rt: Runtime, record: ScopeRecord) -> list[Stage]:
+def remaining_stages(rt: Ports, record: ScopeRecord) -> list[Stage]:
     """Stages on the way to the record's stage that are not in force yet."""
     life = record.lifecycle
     if life.stage is None:
@@ -46,7 +46,7 @@ def remaining_stages(rt: Runtime, record: ScopeRecord) -> list[Stage]:
     return path
 
 
-def plan_output(rt: Runtime, ctx: ExecutionContext, record: ScopeRecord | None, event: str) -> PlanOutput:
+def plan_output(rt: Ports, ctx: ExecutionContext, record: ScopeRecord | None, event: str) -> PlanOutput:
     s = rt.settings
     if record is None or record.incident_id != ctx.incident_id:
         state = record.state if record else LifecycleState.NORMAL.value
@@ -113,7 +113,7 @@ def _summary(record: ScopeRecord, step: str) -> str:
 
 
 def transition_incident(
-    rt: Runtime,
+    rt: Ports,
     scope: Scope,
     incident_id: str,
     kind: EventKind,
@@ -155,9 +155,9 @@ def transition_incident(
     raise ConcurrentUpdateError(scope.key, None)
 
 
-def run(rt: Runtime, action: str, ctx: ExecutionContext) -> PlanOutput:
+def run(rt: Ports, action: str, ctx: ExecutionContext) -> PlanOutput:
     scope = Scope.parse(ctx.scope)
-    handlers: dict[str, Callable[[Runtime, ExecutionContext, Scope], PlanOutput]] = {
+    handlers: dict[str, Callable[[Ports, ExecutionContext, Scope], PlanOutput]] = {
         "begin": _begin,
         "plan": _plan,
         "applied": _applied,
@@ -174,7 +174,7 @@ def run(rt: Runtime, action: str, ctx: ExecutionContext) -> PlanOutput:
     return handlers[action](rt, ctx, scope)
 
 
-def _begin(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
+def _begin(rt: Ports, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
     record = rt.state.get(scope.key)
     rt.record(
         AuditEvent(
@@ -189,7 +189,7 @@ def _begin(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
     return plan_output(rt, ctx, record, "rollback_started")
 
 
-def _plan(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
+def _plan(rt: Ports, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
     """Re-plan after a health check: an escalation, or a health transition (green, re-fire) to announce."""
     health = ctx.health
     escalated = health is None or health.status == "ESCALATE"
@@ -197,7 +197,7 @@ def _plan(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
     return plan_output(rt, ctx, rt.state.get(scope.key), event)
 
 
-def _applied(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
+def _applied(rt: Ports, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
     previous = ctx.plan
     deployment = ctx.deployment
     if previous is None or deployment is None or deployment.state != "COMPLETE":
@@ -218,7 +218,7 @@ def _applied(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
     return plan_output(rt, ctx, record, "stage_applied")
 
 
-def _apply_failed(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
+def _apply_failed(rt: Ports, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
     error = ctx.apply_error or {}
     why = f"{error.get('Error', 'DeploymentFailed')}: {str(error.get('Cause', ''))[:500]}"
     if ctx.deployment is not None and ctx.deployment.rolled_back:
@@ -235,7 +235,7 @@ def _apply_failed(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutpu
     return plan_output(rt, ctx, record, "apply_failed")
 
 
-def _approval_timeout(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
+def _approval_timeout(rt: Ports, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
     record = transition_incident(
         rt,
         scope,
@@ -255,7 +255,7 @@ class ApprovalDecision(BaseModel):
     reason: str = Field(..., min_length=1)
 
 
-def _approved(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
+def _approved(rt: Ports, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
     decision = ApprovalDecision.model_validate(ctx.approval or {})
     current = rt.state.get(scope.key)
     record = current if current is not None and current.incident_id == ctx.incident_id else None
@@ -276,7 +276,7 @@ def _approved(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
     return plan_output(rt, ctx, record, "approval_granted")
 
 
-def _approval_superseded(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
+def _approval_superseded(rt: Ports, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
     """The approval the execution waited on was answered with `Superseded`: a kill switch, a manual level or
     a more severe alarm moved the scope to another stage. The lifecycle is already there; plan it now."""
     error = ctx.approval_error or {}
@@ -296,7 +296,7 @@ def _approval_superseded(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> Pl
             return None
         return current.model_copy(update={"pending_approval": None, "updated_at": rt.now()})
 
-    record = rt.state.mutate(scope, clear, plan=rt.plan)
+    record = rt.state.mutate(scope, clear)
     rt.record(
         AuditEvent(
             action="approval:superseded_replanned",
@@ -311,7 +311,7 @@ def _approval_superseded(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> Pl
     return plan_output(rt, ctx, record, "approval_superseded")
 
 
-def _approval_rejected(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
+def _approval_rejected(rt: Ports, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
     error = ctx.approval_error or {}
     try:
         decision = ApprovalDecision.model_validate(json.loads(str(error.get("Cause", "{}"))))
@@ -331,7 +331,7 @@ def _approval_rejected(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> Plan
     return plan_output(rt, ctx, record, "approval_rejected")
 
 
-def _restore_failed(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
+def _restore_failed(rt: Ports, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
     record = rt.state.get(scope.key)
     error = ctx.restore_error or {}
     detail = ctx.deployment.detail if ctx.deployment else ""
@@ -361,7 +361,7 @@ def _escalated_during_restore(record: ScopeRecord | None, ctx: ExecutionContext)
     )
 
 
-def _normal(rt: Runtime, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
+def _normal(rt: Ports, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
     deployment = ctx.deployment
     version = deployment.config_version if deployment else None
     release: str | None = None

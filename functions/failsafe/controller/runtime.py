@@ -4,17 +4,33 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache, cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 
-from failsafe.aws.audit_log import AuditEvent, AuditLog
+from failsafe.aws.audit_log import AuditLog
 from failsafe.aws.audit_witness import log_witness
 from failsafe.aws.state_store import StateStore
 from failsafe.clock import Clock, get_clock
-from failsafe.controller.settings import Settings
+from failsafe.controller.settings import (
+    AlarmSettings,
+    AppConfigSettings,
+    AuditSettings,
+    ExecutionsSettings,
+    NotifySettings,
+    PagerSettings,
+    ReleaseSettings,
+    ReportSettings,
+    Settings,
+    SettingsError,
+    StateSettings,
+)
+from failsafe.domain.audit import AuditEvent
 from failsafe.domain.catalog import DEFAULT_CATALOG, GuardrailCatalog
-from failsafe.domain.plans import DEFAULT_PLAN, Plan, VerifyPolicy
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+from failsafe.domain.plans import Plan, VerifyPolicy
+
+M = TypeVar("M", bound=Settings)
 
 if TYPE_CHECKING:
     # Each adapter below is imported by the property that builds it: a function loads only the adapters
@@ -42,6 +58,9 @@ def shared_client(service: str, region: str | None) -> Any:
 
 
 class Runtime:
+    """The AWS wiring of the controller's `Ports`: each port is its `failsafe.aws` adapter, built on first use
+    from `settings` with one shared boto3 client per service."""
+
     def __init__(
         self,
         settings: Settings,
@@ -80,13 +99,24 @@ class Runtime:
                 self._clients[service] = self._session.client(service, **kwargs)  # type: ignore[call-overload]
         return self._clients[service]
 
+    def settings_for(self, mixin: type[M]) -> M:
+        """This function's settings as `mixin`; a model without it cannot build that mixin's port."""
+        if not isinstance(self.settings, mixin):
+            raise SettingsError(
+                f"{type(self.settings).__name__} does not include {mixin.__name__}, which this code path "
+                f"needs; add it to the handler's settings model and its variables to template.yaml"
+            )
+        return self.settings
+
     @cached_property
     def state(self) -> StateStore:
-        return StateStore(self.client("dynamodb"), self.settings.need("state_table_name"))
+        table = self.settings_for(StateSettings).state_table_name
+        return StateStore(self.client("dynamodb"), table, self.plan)
 
     @cached_property
     def audit(self) -> AuditLog:
-        return AuditLog(self.client("dynamodb"), self.settings.need("audit_table_name"), witness=log_witness)
+        table = self.settings_for(AuditSettings).audit_table_name
+        return AuditLog(self.client("dynamodb"), table, witness=log_witness)
 
     def record(self, event: AuditEvent) -> None:
         self.audit.append(event, at=self.now())
@@ -95,7 +125,8 @@ class Runtime:
     def executions(self) -> Executions:
         from failsafe.aws.executions import Executions
 
-        return Executions(self.client("stepfunctions"), self.settings.need("state_machine_arn"))
+        arn = self.settings_for(ExecutionsSettings).state_machine_arn
+        return Executions(self.client("stepfunctions"), arn)
 
     @cached_property
     def alarms(self) -> AlarmStateReader:
@@ -105,30 +136,31 @@ class Runtime:
 
     @property
     def alarm_prefix(self) -> str:
-        return (
-            self.settings.alarm_name_prefix
-            or f"failsafe-{self.settings.service}-{self.settings.environment}-"
-        )
+        return self.settings_for(AlarmSettings).alarm_name_prefix
 
     @cached_property
     def deployer(self) -> AppConfigDeployer:
         from failsafe.aws.appconfig_deployer import AppConfigDeployer, AppConfigTarget
 
-        s = self.settings
+        s = self.settings_for(AppConfigSettings)
         target = AppConfigTarget(
-            application_id=s.need("appconfig_application_id"),
-            environment_id=s.need("appconfig_environment_id"),
-            profile_id=s.need("appconfig_profile_id"),
-            immediate_strategy_id=s.need("appconfig_immediate_strategy_id"),
-            gradual_strategy_id=s.need("appconfig_gradual_strategy_id"),
+            application_id=s.appconfig_application_id,
+            environment_id=s.appconfig_environment_id,
+            profile_id=s.appconfig_profile_id,
+            immediate_strategy_id=s.appconfig_immediate_strategy_id,
+            gradual_strategy_id=s.appconfig_gradual_strategy_id,
         )
         return AppConfigDeployer(self.client("appconfig"), target, clock=self.clock)
+
+    @property
+    def appconfig_monitors(self) -> str | None:
+        return self.settings_for(AppConfigSettings).appconfig_monitors
 
     @cached_property
     def notifier(self) -> Notifier:
         from failsafe.aws.notifier import Notifier
 
-        return Notifier(self.client("sns"), self.settings.need("topic_arn"))
+        return Notifier(self.client("sns"), self.settings_for(NotifySettings).topic_arn)
 
     @cached_property
     def pagerduty(self) -> PagerDutyClient:
@@ -137,19 +169,17 @@ class Runtime:
 
         from failsafe.aws.pagerduty import PagerDutyClient
 
+        s = self.settings_for(PagerSettings)
         secrets = SecretsProvider(boto3_client=self.client("secretsmanager"))
         return PagerDutyClient(
-            secrets,
-            self.settings.need("pagerduty_secret_arn"),
-            base_url=self.settings.pagerduty_base_url,
-            sleep=self.clock.sleep,
+            secrets, s.pagerduty_secret_arn, base_url=s.pagerduty_base_url, sleep=self.clock.sleep
         )
 
     @cached_property
     def reports(self) -> ReportWriter:
         from failsafe.aws.reports import ReportWriter
 
-        return ReportWriter(self.client("s3"), self.settings.need("report_bucket"))
+        return ReportWriter(self.client("s3"), self.settings_for(ReportSettings).report_bucket)
 
     @cached_property
     def efficacy(self) -> EfficacyReader:
@@ -159,9 +189,37 @@ class Runtime:
 
     @cached_property
     def releases(self) -> ReleaseManager | None:
+        """The recommender's releases; None when this function's model or environment names no function."""
+        if not isinstance(self.settings, ReleaseSettings) or not self.settings.recommender_function_name:
+            return None
         from failsafe.aws.releases import ReleaseManager
 
-        name = self.settings.recommender_function_name
-        if not name:
-            return None
-        return ReleaseManager(self.client("lambda"), name, self.settings.recommender_alias)
+        s = self.settings
+        assert s.recommender_function_name is not None
+        return ReleaseManager(self.client("lambda"), s.recommender_function_name, s.recommender_alias)
+
+
+_runtimes: dict[type[Settings], Runtime] = {}
+
+
+def runtime_for(settings_type: type[Settings]) -> Runtime:
+    """This process's runtime for a handler's settings: the environment is validated once, clients lazy."""
+    if settings_type not in _runtimes:
+        _runtimes[settings_type] = Runtime(settings_type.from_env())
+    return _runtimes[settings_type]
+
+
+def cold_start() -> None:
+    """Return this process to what a fresh Lambda container holds: no handler runtime, boto3 session or client
+    of an earlier environment survives. Tools call it when they start a new stack in this process; tests call
+    it when they change the environment between cases."""
+    _runtimes.clear()
+    shared_client.cache_clear()
+    default_session.cache_clear()
+
+
+if TYPE_CHECKING:
+    from failsafe.controller.ports import Ports
+
+    def _wires_every_port(runtime: Runtime) -> Ports:
+        return runtime

@@ -1,7 +1,14 @@
 """Typed environment of the controller's Lambda functions (template.yaml sets these variables).
 
-Each handler validates its own subclass at cold start, so a missing variable fails with a message naming
-it instead of a KeyError deep inside a request.
+`Settings` holds what every function shares: the service and environment it guards (no defaults: a function
+without them is misconfigured, and guessing "recommender"/"prod" would hide it), the region, and the
+controller's tuning knobs (with the defaults template.yaml documents). Each outside system a function
+reaches adds one small mixin of required variables, in the style of the aws-lambda-handler-cookbook's
+env-var models: `StateSettings`, `AuditSettings`, `ExecutionsSettings`, `AppConfigSettings`,
+`NotifySettings`, `PagerSettings`, `ReportSettings`, `AlarmSettings`, `IdempotencySettings`,
+`ReleaseSettings`. A handler's model combines exactly the mixins its code path uses, so a missing variable
+fails at cold start with a message naming it, and `Runtime` refuses to build a port whose mixin the model
+lacks (`Runtime.settings_for`).
 """
 
 from __future__ import annotations
@@ -12,6 +19,10 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+
+_VERIFY = DEFAULT_PLAN.verify
+
 
 class SettingsError(RuntimeError):
     pass
@@ -20,33 +31,16 @@ class SettingsError(RuntimeError):
 class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
-    service: str = Field("recommender", alias="FAILSAFE_SERVICE")
-    environment: str = Field("prod", alias="FAILSAFE_ENVIRONMENT")
+    service: str = Field(..., min_length=1, alias="FAILSAFE_SERVICE")
+    environment: str = Field(..., min_length=1, alias="FAILSAFE_ENVIRONMENT")
     region: str | None = Field(None, alias="AWS_REGION")
-    state_table_name: str | None = Field(None, alias="STATE_TABLE_NAME")
-    audit_table_name: str | None = Field(None, alias="AUDIT_TABLE_NAME")
-    idempotency_table_name: str | None = Field(None, alias="IDEMPOTENCY_TABLE_NAME")
-    state_machine_arn: str | None = Field(None, alias="STATE_MACHINE_ARN")
-    alarm_name_prefix: str | None = Field(None, alias="ALARM_NAME_PREFIX")
-    topic_arn: str | None = Field(None, alias="TOPIC_ARN")
-    pagerduty_secret_arn: str | None = Field(None, alias="PAGERDUTY_SECRET_ARN")
-    pagerduty_base_url: str = Field("https://events.pagerduty.com", alias="PAGERDUTY_BASE_URL")
-    report_bucket: str | None = Field(None, alias="REPORT_BUCKET")
-    appconfig_application_id: str | None = Field(None, alias="APPCONFIG_APPLICATION_ID")
-    appconfig_environment_id: str | None = Field(None, alias="APPCONFIG_ENVIRONMENT_ID")
-    appconfig_profile_id: str | None = Field(None, alias="APPCONFIG_PROFILE_ID")
-    appconfig_immediate_strategy_id: str | None = Field(None, alias="APPCONFIG_IMMEDIATE_STRATEGY_ID")
-    appconfig_gradual_strategy_id: str | None = Field(None, alias="APPCONFIG_GRADUAL_STRATEGY_ID")
-    appconfig_monitors: str | None = Field(
-        None,
-        alias="APPCONFIG_MONITORS",
-        description="JSON list of the environment's monitors ({AlarmArn, AlarmRoleArn}); see apply.py.",
+    # The verify policy's defaults are the default plan's (one source; template.yaml's parameter defaults are
+    # tied to it by tests/unit/template/test_template.py).
+    verify_window_seconds: int = Field(_VERIFY.window_seconds, gt=0, alias="VERIFY_WINDOW_SECONDS")
+    verify_window_growth: float = Field(_VERIFY.refire_factor, ge=1.0, alias="VERIFY_WINDOW_GROWTH")
+    max_verify_window_seconds: int = Field(
+        _VERIFY.max_window_seconds, gt=0, alias="MAX_VERIFY_WINDOW_SECONDS"
     )
-    recommender_function_name: str | None = Field(None, alias="RECOMMENDER_FUNCTION_NAME")
-    recommender_alias: str = Field("live", alias="RECOMMENDER_ALIAS")
-    verify_window_seconds: int = Field(900, gt=0, alias="VERIFY_WINDOW_SECONDS")
-    verify_window_growth: float = Field(2.0, ge=1.0, alias="VERIFY_WINDOW_GROWTH")
-    max_verify_window_seconds: int = Field(3600, gt=0, alias="MAX_VERIFY_WINDOW_SECONDS")
     health_check_interval_seconds: int = Field(30, gt=0, alias="HEALTH_CHECK_INTERVAL_SECONDS")
     traffic_window_seconds: int = Field(
         300,
@@ -73,9 +67,73 @@ class Settings(BaseModel):
             names = ", ".join(str(err["loc"][0]) for err in exc.errors())
             raise SettingsError(f"{cls.__name__}: missing or invalid environment variables: {names}") from exc
 
-    def need(self, name: str) -> str:
-        value = getattr(self, name)
-        if not value:
-            alias = type(self).model_fields[name].alias
-            raise SettingsError(f"{type(self).__name__}: environment variable {alias} is not set")
-        return str(value)
+
+class StateSettings(Settings):
+    """The scope state table (`StateStore`)."""
+
+    state_table_name: str = Field(..., min_length=1, alias="STATE_TABLE_NAME")
+
+
+class AuditSettings(Settings):
+    """The audit chain table (`AuditLog`)."""
+
+    audit_table_name: str = Field(..., min_length=1, alias="AUDIT_TABLE_NAME")
+
+
+class ExecutionsSettings(Settings):
+    """The incident state machine (`Executions`)."""
+
+    state_machine_arn: str = Field(..., min_length=1, alias="STATE_MACHINE_ARN")
+
+
+class AppConfigSettings(Settings):
+    """The toggle document's AppConfig application, environment, profile, strategies (`AppConfigDeployer`)."""
+
+    appconfig_application_id: str = Field(..., min_length=1, alias="APPCONFIG_APPLICATION_ID")
+    appconfig_environment_id: str = Field(..., min_length=1, alias="APPCONFIG_ENVIRONMENT_ID")
+    appconfig_profile_id: str = Field(..., min_length=1, alias="APPCONFIG_PROFILE_ID")
+    appconfig_immediate_strategy_id: str = Field(..., min_length=1, alias="APPCONFIG_IMMEDIATE_STRATEGY_ID")
+    appconfig_gradual_strategy_id: str = Field(..., min_length=1, alias="APPCONFIG_GRADUAL_STRATEGY_ID")
+    appconfig_monitors: str | None = Field(
+        None,
+        alias="APPCONFIG_MONITORS",
+        description="JSON list of the environment's monitors ({AlarmArn, AlarmRoleArn}); see apply.py.",
+    )
+
+
+class NotifySettings(Settings):
+    """The SNS topic of incident notifications (`Notifier`)."""
+
+    topic_arn: str = Field(..., min_length=1, alias="TOPIC_ARN")
+
+
+class PagerSettings(Settings):
+    """The PagerDuty routing key's secret and the Events API endpoint (`PagerDutyClient`)."""
+
+    pagerduty_secret_arn: str = Field(..., min_length=1, alias="PAGERDUTY_SECRET_ARN")
+    pagerduty_base_url: str = Field("https://events.pagerduty.com", alias="PAGERDUTY_BASE_URL")
+
+
+class ReportSettings(Settings):
+    """The incident report bucket (`ReportWriter`)."""
+
+    report_bucket: str = Field(..., min_length=1, alias="REPORT_BUCKET")
+
+
+class AlarmSettings(Settings):
+    """The name prefix of the guardrail alarms this stack owns (`AlarmStateReader`, the classifier)."""
+
+    alarm_name_prefix: str = Field(..., min_length=1, alias="ALARM_NAME_PREFIX")
+
+
+class IdempotencySettings(Settings):
+    """Powertools idempotency's table (alarm ingest)."""
+
+    idempotency_table_name: str = Field(..., min_length=1, alias="IDEMPOTENCY_TABLE_NAME")
+
+
+class ReleaseSettings(Settings):
+    """The recommender function and alias a rollback can revert (`ReleaseManager`); unset: no releases."""
+
+    recommender_function_name: str | None = Field(None, alias="RECOMMENDER_FUNCTION_NAME")
+    recommender_alias: str = Field("live", alias="RECOMMENDER_ALIAS")

@@ -36,13 +36,15 @@ CF back on), and never serves a source the scope did not serve unless the overla
 uses it: such an overlay is refused. A plan whose overlay could still produce an invalid set, or switch a
 source back on, on some valid input is refused when the plan is built (every combination of the
 interacting toggles is tried).
+
+The default plan's data is `failsafe.domain.plan_defaults.DEFAULT_PLAN`; applying a stage to the AppConfig
+document is `failsafe.domain.plan_documents`.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any, Self
@@ -58,15 +60,11 @@ from pydantic import (
 
 from failsafe.domain.catalog import GuardrailKind, Severity
 from failsafe.domain.decision import ServingPolicy, effective_policy
-from failsafe.domain.scope import Scope
 from failsafe.domain.toggles import (
     CacheMode,
     FallbackLevel,
-    Metadata,
     PolicyMode,
-    ScopedOverride,
     ToggleConflictError,
-    ToggleDocument,
     ToggleSet,
     toggle_conflicts,
 )
@@ -440,211 +438,3 @@ _POLICY_SOURCES: Mapping[ServingPolicy, frozenset[str]] = {
     ServingPolicy.POPULARITY: frozenset(),
 }
 _MODE_SOURCES = {mode: _sources(ToggleSet(policy_mode=mode)) for mode in PolicyMode}
-
-
-_TOGGLE_GUARDRAILS = ("coverage", "latency", "errors", "cache", "availability")
-
-DEFAULT_PLAN_DATA: Mapping[str, Any] = {
-    "name": "recommender-default",
-    "stages": [
-        {
-            "name": "stage_1",
-            "title": "Stage 1: throttle traffic to 75 %, serve warm cache only",
-            "level": "1",
-            "overlay": {"exposure_percent": 75, "cache_mode": "warm_only"},
-            "target_seconds": 120,
-            "authorized_roles": ["on_call", "engineering_manager", "cto"],
-            "notify": ["slack"],
-            "degrade_only": True,
-            "recovery": {"guardrail_kinds": _TOGGLE_GUARDRAILS, "deadline_seconds": 300},
-        },
-        {
-            "name": "stage_2",
-            "title": "Stage 2: content-only, collaborative filtering off, filter pruning",
-            "level": "2",
-            "overlay": {"policy_mode": "content_only", "disable_cf": True, "candidate_fallback_level": "B"},
-            "target_seconds": 300,
-            "authorized_roles": ["engineering_manager", "cto"],
-            "notify": ["slack", "email"],
-            "recovery": {"guardrail_kinds": _TOGGLE_GUARDRAILS, "deadline_seconds": 300},
-        },
-        {
-            "name": "stage_3",
-            "title": "Stage 3: throttle to 50 %, popularity fallback, freeze experiments",
-            "level": "3",
-            "overlay": {"exposure_percent": 50, "candidate_fallback_level": "C", "experiment_freeze": True},
-            "target_seconds": 600,
-            "authorized_roles": ["engineering_manager", "cto"],
-            "notify": ["slack", "email", "pagerduty"],
-            "recovery": {"guardrail_kinds": _TOGGLE_GUARDRAILS, "deadline_seconds": 300},
-        },
-        {
-            "name": "revert",
-            "title": "Level 3: revert to the last known good release",
-            "level": "3",
-            "action": "revert_to_last_known_good",
-            "target_seconds": 600,
-            "requires_approval": True,
-            "authorized_roles": ["cto"],
-            "notify": ["slack", "email", "pagerduty"],
-            "recovery": {"guardrail_kinds": _TOGGLE_GUARDRAILS, "deadline_seconds": 300},
-        },
-        {
-            "name": "emergency",
-            "title": "Emergency: kill switch, 10 % traffic, content-only, popularity fallback",
-            "level": "emergency",
-            "overlay": {
-                "kill_switch": True,
-                "exposure_percent": 10,
-                "policy_mode": "content_only",
-                "disable_cf": True,
-                "candidate_fallback_level": "D",
-            },
-            "target_seconds": 120,
-            "requires_reason": True,
-            "authorized_roles": ["on_call", "engineering_manager", "cto"],
-            "notify": ["slack", "email", "pagerduty", "phone"],
-            "recovery": {
-                "guardrail_kinds": (*_TOGGLE_GUARDRAILS, "security", "audit"),
-                "deadline_seconds": 300,
-            },
-        },
-    ],
-    "entry_by_severity": {"P2": "stage_1", "P1": "stage_2", "critical": "emergency"},
-    "entry_by_kind": {"security": "emergency", "audit": "emergency"},
-    # Seed 000: metrics back in the green zone within 15 minutes.
-    "verify": {"window_seconds": 900, "refire_factor": 2.0, "max_window_seconds": 3600},
-}
-
-DEFAULT_PLAN = Plan.model_validate(DEFAULT_PLAN_DATA)
-
-
-# --- applying stages to the AppConfig document ------------------------------------------------------------
-
-
-class ScopeHeldError(PlanError):
-    pass
-
-
-def apply_to_document(
-    document: ToggleDocument,
-    plan: Plan,
-    stage_name: str,
-    scope: Scope,
-    *,
-    incident_id: str,
-    author: str,
-    reason: str,
-    at: datetime,
-) -> ToggleDocument:
-    """A new document in which exactly `scope` is governed by its pre-incident toggles with
-    `plan.path_to(stage_name)` applied.
-
-    The version is bumped. An override this incident already holds for the scope is replaced (escalation or
-    a manual level change); an override held by another incident is refused. A standing override the
-    incident replaces is kept in `replaces`, so `restore_document` can put it back. A standing override of a
-    narrower scope inside `scope` (one region of a service-wide rollback) would outrank the rollback there,
-    so it gets the same stages on top of its own toggles, held by the incident the same way. Overrides of
-    scopes outside `scope`, and those of other incidents, are untouched.
-    """
-    path = plan.path_to(stage_name)
-    _check_scope_environment(document, scope)
-    needs_reason = [s.name for s in path if s.requires_reason]
-    if needs_reason and not reason.strip():
-        raise PlanError(f"stage {needs_reason[-1]}: a kill switch always needs a recorded reason")
-    existing = _override_for(document, scope)
-    if existing is not None and existing.incident_id not in (None, incident_id):
-        raise ScopeHeldError(
-            f"scope {scope.key} is held by incident {existing.incident_id}; "
-            f"incident {incident_id} must join it instead"
-        )
-    others = [o for o in document.overrides if o.scope != scope]
-    if existing is not None and existing.incident_id == incident_id:
-        replaces = existing.replaces
-    else:
-        replaces = existing.toggles if existing is not None else None
-    before_incident = replaces or document.model_copy(update={"overrides": others}).effective_toggles(scope)
-    override = ScopedOverride(
-        scope=scope,
-        toggles=apply_stages(before_incident, path),
-        incident_id=incident_id,
-        stage=stage_name,
-        replaces=replaces,
-    )
-    inside = [_rolled_back_inside(o, scope, path, incident_id, stage_name) for o in others]
-    return _next_version(
-        document, [*inside, override], author=author, reason=reason, incident_id=incident_id, at=at
-    )
-
-
-def _rolled_back_inside(
-    override: ScopedOverride, scope: Scope, path: Sequence[Stage], incident_id: str, stage_name: str
-) -> ScopedOverride:
-    if not scope.contains(override.scope):
-        return override
-    if override.incident_id is None:
-        standing = override.toggles
-    elif override.incident_id == incident_id and override.replaces is not None:
-        standing = override.replaces
-    else:
-        return override
-    return ScopedOverride(
-        scope=override.scope,
-        toggles=apply_stages(standing, path),
-        incident_id=incident_id,
-        stage=stage_name,
-        replaces=standing,
-    )
-
-
-def restore_document(
-    document: ToggleDocument, scope: Scope, *, incident_id: str, author: str, reason: str, at: datetime
-) -> ToggleDocument:
-    """The inverse of `apply_to_document` for one incident: drop its overrides, put back what they
-    replaced."""
-    existing = _override_for(document, scope)
-    if existing is None or existing.incident_id != incident_id:
-        holder = "no override" if existing is None else f"an override of incident {existing.incident_id}"
-        raise PlanError(f"restore {scope.key}: incident {incident_id} holds nothing there ({holder})")
-    kept = [o for o in document.overrides if o.incident_id != incident_id]
-    released = [
-        ScopedOverride(scope=o.scope, toggles=o.replaces)
-        for o in document.overrides
-        if o.incident_id == incident_id and o.replaces is not None
-    ]
-    return _next_version(
-        document, [*kept, *released], author=author, reason=reason, incident_id=incident_id, at=at
-    )
-
-
-def _override_for(document: ToggleDocument, scope: Scope) -> ScopedOverride | None:
-    return next((o for o in document.overrides if o.scope == scope), None)
-
-
-def _check_scope_environment(document: ToggleDocument, scope: Scope) -> None:
-    if scope.environment != document.metadata.environment:
-        raise PlanError(
-            f"scope {scope.key}: the document is for environment {document.metadata.environment!r}, "
-            f"not {scope.environment!r}"
-        )
-
-
-def _next_version(
-    document: ToggleDocument,
-    overrides: list[ScopedOverride],
-    *,
-    author: str,
-    reason: str,
-    incident_id: str,
-    at: datetime,
-) -> ToggleDocument:
-    metadata = Metadata(
-        version=document.metadata.version + 1,
-        environment=document.metadata.environment,
-        author=author,
-        reason=reason,
-        incident_id=incident_id,
-        updated_at=at,
-    )
-    ordered = sorted(overrides, key=lambda o: o.scope.key)
-    return ToggleDocument(metadata=metadata, toggles=document.toggles, overrides=ordered)

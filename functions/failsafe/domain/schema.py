@@ -27,7 +27,8 @@ from typing import Any
 
 from failsafe.domain.baselines import BASELINES, BaselineName
 from failsafe.domain.catalog import DEFAULT_CATALOG, render_catalog
-from failsafe.domain.plans import DEFAULT_PLAN, apply_to_document
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+from failsafe.domain.plan_documents import apply_to_document
 from failsafe.domain.scope import Scope
 from failsafe.domain.toggles import Metadata, ToggleDocument
 

@@ -21,7 +21,8 @@ from failsafe.domain.catalog import (
     GuardrailRule,
     Severity,
 )
-from failsafe.domain.plans import DEFAULT_PLAN, Plan, Stage
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+from failsafe.domain.plans import Plan, Stage
 from failsafe.domain.scope import Scope, scope_of_alarm
 
 ALARM_NAME_SEPARATORS = ("-", "_", "/", ":", ".")

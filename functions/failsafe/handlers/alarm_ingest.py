@@ -7,10 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
 
 from failsafe.controller.ingest import dropped, ingest, parse_alarm_event
-from failsafe.controller.settings import Settings
+from failsafe.controller.settings import (
+    AlarmSettings,
+    AuditSettings,
+    ExecutionsSettings,
+    IdempotencySettings,
+    StateSettings,
+)
 from failsafe.handlers._common import powertools, runtime
 
 if TYPE_CHECKING:
@@ -21,11 +26,8 @@ if TYPE_CHECKING:
 logger, tracer, metrics = powertools()
 
 
-class AlarmIngestEnv(Settings):
-    state_table_name: str = Field(..., alias="STATE_TABLE_NAME")
-    audit_table_name: str = Field(..., alias="AUDIT_TABLE_NAME")
-    idempotency_table_name: str = Field(..., alias="IDEMPOTENCY_TABLE_NAME")
-    state_machine_arn: str = Field(..., alias="STATE_MACHINE_ARN")
+class AlarmIngestEnv(StateSettings, AuditSettings, ExecutionsSettings, AlarmSettings, IdempotencySettings):
+    """Exactly the variables this function's code path reads."""
 
 
 @cache
@@ -43,7 +45,8 @@ def _process(rt: Runtime) -> Any:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
 
     layer = DynamoDBPersistenceLayer(
-        table_name=rt.settings.need("idempotency_table_name"), boto3_client=rt.client("dynamodb")
+        table_name=rt.settings_for(IdempotencySettings).idempotency_table_name,
+        boto3_client=rt.client("dynamodb"),
     )
     config = _config()
 

@@ -6,25 +6,18 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
 
 from failsafe.aws.retryable import retryable_aws_errors
 from failsafe.controller import apply
 from failsafe.controller.context import TaskEvent
-from failsafe.controller.settings import Settings
+from failsafe.controller.settings import AppConfigSettings, AuditSettings, ReleaseSettings, StateSettings
 from failsafe.handlers._common import powertools, runtime
 
 logger, tracer, metrics = powertools()
 
 
-class ApplyTogglesEnv(Settings):
-    state_table_name: str = Field(..., alias="STATE_TABLE_NAME")
-    audit_table_name: str = Field(..., alias="AUDIT_TABLE_NAME")
-    appconfig_application_id: str = Field(..., alias="APPCONFIG_APPLICATION_ID")
-    appconfig_environment_id: str = Field(..., alias="APPCONFIG_ENVIRONMENT_ID")
-    appconfig_profile_id: str = Field(..., alias="APPCONFIG_PROFILE_ID")
-    appconfig_immediate_strategy_id: str = Field(..., alias="APPCONFIG_IMMEDIATE_STRATEGY_ID")
-    appconfig_gradual_strategy_id: str = Field(..., alias="APPCONFIG_GRADUAL_STRATEGY_ID")
+class ApplyTogglesEnv(StateSettings, AuditSettings, AppConfigSettings, ReleaseSettings):
+    """Exactly the variables this function's code path reads."""
 
 
 @metrics.log_metrics

@@ -5,19 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from failsafe.controller import approval
-from failsafe.controller.settings import Settings
+from failsafe.controller.settings import AuditSettings, ExecutionsSettings, StateSettings
 from failsafe.handlers._common import powertools, runtime
 
 logger, tracer, metrics = powertools()
 
 
-class ApprovalCallbackEnv(Settings):
-    state_table_name: str = Field(..., alias="STATE_TABLE_NAME")
-    audit_table_name: str = Field(..., alias="AUDIT_TABLE_NAME")
-    state_machine_arn: str = Field(..., alias="STATE_MACHINE_ARN")
+class ApprovalCallbackEnv(StateSettings, AuditSettings, ExecutionsSettings):
+    """Exactly the variables this function's code path reads."""
 
 
 @metrics.log_metrics

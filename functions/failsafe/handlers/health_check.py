@@ -5,21 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
 
 from failsafe.aws.retryable import retryable_aws_errors
 from failsafe.controller import health
 from failsafe.controller.context import TaskEvent
-from failsafe.controller.settings import Settings
+from failsafe.controller.settings import AlarmSettings, AuditSettings, StateSettings
 from failsafe.handlers._common import powertools, runtime
 
 logger, tracer, metrics = powertools()
 
 
-class HealthCheckEnv(Settings):
-    state_table_name: str = Field(..., alias="STATE_TABLE_NAME")
-    audit_table_name: str = Field(..., alias="AUDIT_TABLE_NAME")
-    alarm_name_prefix: str = Field(..., alias="ALARM_NAME_PREFIX")
+class HealthCheckEnv(StateSettings, AuditSettings, AlarmSettings):
+    """Exactly the variables this function's code path reads."""
 
 
 @metrics.log_metrics

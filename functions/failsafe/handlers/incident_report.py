@@ -5,21 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
 
 from failsafe.aws.retryable import retryable_aws_errors
-from failsafe.controller import report
+from failsafe.controller import incident_report as report
 from failsafe.controller.context import TaskEvent
-from failsafe.controller.settings import Settings
+from failsafe.controller.settings import (
+    AppConfigSettings,
+    AuditSettings,
+    ExecutionsSettings,
+    ReportSettings,
+    StateSettings,
+)
 from failsafe.handlers._common import powertools, runtime
 
 logger, tracer, metrics = powertools()
 
 
-class IncidentReportEnv(Settings):
-    state_table_name: str = Field(..., alias="STATE_TABLE_NAME")
-    audit_table_name: str = Field(..., alias="AUDIT_TABLE_NAME")
-    report_bucket: str = Field(..., alias="REPORT_BUCKET")
+class IncidentReportEnv(StateSettings, AuditSettings, ExecutionsSettings, AppConfigSettings, ReportSettings):
+    """Exactly the variables this function's code path reads."""
 
 
 @metrics.log_metrics

@@ -11,19 +11,32 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
 
 from failsafe.controller import manual
-from failsafe.controller.settings import Settings
+from failsafe.controller.settings import (
+    AppConfigSettings,
+    AuditSettings,
+    ExecutionsSettings,
+    NotifySettings,
+    PagerSettings,
+    ReportSettings,
+    StateSettings,
+)
 from failsafe.handlers._common import powertools, runtime
 
 logger, tracer, metrics = powertools()
 
 
-class ManualRollbackEnv(Settings):
-    state_table_name: str = Field(..., alias="STATE_TABLE_NAME")
-    audit_table_name: str = Field(..., alias="AUDIT_TABLE_NAME")
-    state_machine_arn: str = Field(..., alias="STATE_MACHINE_ARN")
+class ManualRollbackEnv(
+    StateSettings,
+    AuditSettings,
+    ExecutionsSettings,
+    AppConfigSettings,
+    NotifySettings,
+    PagerSettings,
+    ReportSettings,
+):
+    """Exactly the variables this function's code path reads."""
 
 
 @metrics.log_metrics

@@ -6,22 +6,18 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
 
 from failsafe.aws.retryable import retryable_aws_errors
 from failsafe.controller import notify
 from failsafe.controller.context import TaskEvent
-from failsafe.controller.settings import Settings
+from failsafe.controller.settings import AuditSettings, NotifySettings, PagerSettings, StateSettings
 from failsafe.handlers._common import powertools, runtime
 
 logger, tracer, metrics = powertools()
 
 
-class NotifyEnv(Settings):
-    state_table_name: str = Field(..., alias="STATE_TABLE_NAME")
-    audit_table_name: str = Field(..., alias="AUDIT_TABLE_NAME")
-    topic_arn: str = Field(..., alias="TOPIC_ARN")
-    pagerduty_secret_arn: str = Field(..., alias="PAGERDUTY_SECRET_ARN")
+class NotifyEnv(StateSettings, AuditSettings, NotifySettings, PagerSettings):
+    """Exactly the variables this function's code path reads."""
 
 
 @metrics.log_metrics

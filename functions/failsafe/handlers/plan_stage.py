@@ -5,20 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
 
 from failsafe.aws.retryable import retryable_aws_errors
 from failsafe.controller import planning
 from failsafe.controller.context import TaskEvent
-from failsafe.controller.settings import Settings
+from failsafe.controller.settings import AuditSettings, ReleaseSettings, StateSettings
 from failsafe.handlers._common import powertools, runtime
 
 logger, tracer, metrics = powertools()
 
 
-class PlanStageEnv(Settings):
-    state_table_name: str = Field(..., alias="STATE_TABLE_NAME")
-    audit_table_name: str = Field(..., alias="AUDIT_TABLE_NAME")
+class PlanStageEnv(StateSettings, AuditSettings, ReleaseSettings):
+    """Exactly the variables this function's code path reads."""
 
 
 @metrics.log_metrics

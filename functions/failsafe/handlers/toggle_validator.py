@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from failsafe.controller.settings import Settings
 from failsafe.controller.validator import validate_event
-from failsafe.handlers._common import powertools
+from failsafe.handlers._powertools import powertools
 
 logger, tracer, metrics = powertools()
 

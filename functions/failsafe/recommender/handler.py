@@ -38,8 +38,8 @@ from failsafe.client.sources import (
 from failsafe.client.toggle_client import ToggleClient
 from failsafe.domain.decision import ServingPolicy
 from failsafe.domain.toggles import FallbackLevel
-from failsafe.recommender.catalog import CatalogSpec, get_catalog
 from failsafe.recommender.chaos import ChaosControl, ChaosLoader, env_loader, source_loader
+from failsafe.recommender.dataset import CatalogSpec, get_catalog
 from failsafe.recommender.models import REASON_ERROR, RecommendationRequest
 from failsafe.recommender.ranking import UserView, rank
 from failsafe.recommender.service import Recommender

@@ -31,7 +31,7 @@ from typing import Annotated, Final, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from failsafe.domain.decision import RequestContext, lenient_text
-from failsafe.recommender.catalog import MAX_K
+from failsafe.recommender.dataset import MAX_K
 
 DEFAULT_K: Final = 10
 REASON_ERROR: Final = "error"

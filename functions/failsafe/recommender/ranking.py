@@ -44,7 +44,7 @@ from typing import Final
 
 from failsafe.domain.decision import ServingPolicy
 from failsafe.domain.toggles import FallbackLevel
-from failsafe.recommender.catalog import GENRES, Catalog
+from failsafe.recommender.dataset import GENRES, Catalog
 
 LEVELS: Final = (FallbackLevel.A, FallbackLevel.B, FallbackLevel.C, FallbackLevel.D)
 BANDS: Final = {FallbackLevel.A: 3, FallbackLevel.B: 2, FallbackLevel.C: 1, FallbackLevel.D: 0}

@@ -31,8 +31,8 @@ from typing import Any, Final, Protocol, cast
 
 from failsafe.domain.decision import Decision, RequestContext, ServingPolicy
 from failsafe.domain.toggles import CacheMode, FallbackLevel
-from failsafe.recommender.catalog import Catalog, get_catalog
 from failsafe.recommender.chaos import ChaosConfig, ChaosControl, InjectedFaultError
+from failsafe.recommender.dataset import Catalog, get_catalog
 from failsafe.recommender.emf import EmfEmitter, EmfSink, RequestOutcome, stdout_sink
 from failsafe.recommender.models import (
     REASON_ERROR,

@@ -49,8 +49,8 @@ from failsafe.client import ToggleClient
 from failsafe.domain import metrics as contract
 from failsafe.domain.decision import ServingPolicy
 from failsafe.domain.scope import DIMENSION_ENVIRONMENT, DIMENSION_SERVICE
-from failsafe.recommender.catalog import Catalog, get_catalog
 from failsafe.recommender.chaos import ChaosConfig, ChaosControl
+from failsafe.recommender.dataset import Catalog, get_catalog
 from failsafe.recommender.models import RecommendationResponse
 from failsafe.recommender.service import Recommender
 

@@ -14,20 +14,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from failsafe.reporting.efficacy import Efficacy
 from failsafe.reporting.timeline import Timeline, TimelineEvent
 
 SCHEMA = "failsafe.incident-report/1"
 
-
-class Efficacy(BaseModel):
-    """Seed 000's rollback-efficacy query: the same figures before and after the rollback."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    coverage: float | None = None
-    p95_latency_ms: float | None = None
-    fill_rate: float | None = None
-    requests: float | None = None
+__all__ = ["SCHEMA", "Efficacy", "IncidentReport", "render", "render_html", "render_json", "render_markdown"]
 
 
 class IncidentReport(BaseModel):
@@ -40,8 +32,13 @@ class IncidentReport(BaseModel):
     source: str | None = None
     requested_by: str | None = None
     reason: str | None = None
+    trigger: dict[str, Any] | None = None
     started_at: datetime | None = None
+    rollback_at: datetime | None = None
     ended_at: datetime | None = None
+    pre_incident_config_version: int | None = None
+    last_known_good_version: int | None = None
+    audit_chain_ok: bool | None = None
     efficacy: dict[str, Efficacy] = Field(default_factory=dict)
     timeline: Timeline = Field(default_factory=Timeline)
     scorecard: dict[str, Any] | None = None
@@ -64,6 +61,12 @@ def _fmt(value: object, unit: str = "") -> str:
     if isinstance(value, float):
         return f"{value:.2f}{unit}"
     return f"{value}{unit}"
+
+
+def _trigger(trigger: dict[str, Any] | None) -> str | None:
+    if not trigger:
+        return None
+    return ", ".join(f"{k}={v}" for k, v in trigger.items() if v is not None) or None
 
 
 def _seconds(value: object) -> str:
@@ -90,8 +93,13 @@ def render_markdown(report: IncidentReport) -> str:
         ("Source", report.source),
         ("Requested by", report.requested_by),
         ("Reason", report.reason),
+        ("Trigger", _trigger(report.trigger)),
         ("Started", report.started_at.isoformat() if report.started_at else None),
+        ("Rollback deployed", report.rollback_at.isoformat() if report.rollback_at else None),
         ("Ended", report.ended_at.isoformat() if report.ended_at else None),
+        ("Config version before the incident", report.pre_incident_config_version),
+        ("Last known good config version", report.last_known_good_version),
+        ("Audit chain verified", None if report.audit_chain_ok is None else str(report.audit_chain_ok)),
     ]
     lines += [f"- {name}: {value}" for name, value in facts if value]
     if report.drill:

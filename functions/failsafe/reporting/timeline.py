@@ -166,51 +166,59 @@ def alarm_history(cloudwatch: Any, prefix: str, since: datetime | None = None) -
 
 
 def execution_events(stepfunctions: Any, execution_arn: str) -> list[TimelineEvent]:
-    """The execution's start and end and the tasks it ran (a polling loop once per lap), from
-    `GetExecutionHistory`."""
-    events = []
-    recent: list[str] = []
+    """The execution's start and end and the tasks it ran, from `GetExecutionHistory`."""
+    history: list[tuple[datetime, str, str | None]] = []
     kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
     while True:
         page = stepfunctions.get_execution_history(**kwargs)
         for item in page.get("events", []):
-            kind = str(item["type"])
-            at = as_utc(item["timestamp"])
-            if kind == "ExecutionStarted":
-                events.append(
-                    TimelineEvent(
-                        at=at, source="execution", kind="execution:started", title="workflow started"
-                    )
-                )
-            elif kind in ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"):
-                status = kind.removeprefix("Execution").upper()
-                events.append(
-                    TimelineEvent(
-                        at=at,
-                        source="execution",
-                        kind="execution:ended",
-                        title=f"workflow {status.lower()}",
-                        data={"status": status},
-                    )
-                )
-            elif kind == "TaskStateEntered":
-                name = item.get("stateEnteredEventDetails", {}).get("name", "?")
-                if name in recent:  # a polling loop (check, wait, check): show each task once per lap
-                    continue
-                recent = [*recent[-2:], name]
-                events.append(
-                    TimelineEvent(
-                        at=at,
-                        source="execution",
-                        kind="execution:state",
-                        title=f"state {name}",
-                        data={"state": name},
-                    )
-                )
+            name = item.get("stateEnteredEventDetails", {}).get("name")
+            history.append((item["timestamp"], str(item["type"]), name))
         token = page.get("nextToken")
         if not token:
-            return events
+            return execution_events_from_history(history)
         kwargs["nextToken"] = token
+
+
+def execution_events_from_history(
+    history: Iterable[tuple[datetime | str, str, str | None]],
+) -> list[TimelineEvent]:
+    """(at, event type, state name) of an execution's history as timeline events: its start and end and the
+    tasks it ran (a polling loop once per lap)."""
+    events = []
+    recent: list[str] = []
+    for timestamp, kind, state_name in history:
+        at = as_utc(timestamp)
+        if kind == "ExecutionStarted":
+            events.append(
+                TimelineEvent(at=at, source="execution", kind="execution:started", title="workflow started")
+            )
+        elif kind in ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"):
+            status = kind.removeprefix("Execution").upper()
+            events.append(
+                TimelineEvent(
+                    at=at,
+                    source="execution",
+                    kind="execution:ended",
+                    title=f"workflow {status.lower()}",
+                    data={"status": status},
+                )
+            )
+        elif kind == "TaskStateEntered":
+            name = state_name or "?"
+            if name in recent:  # a polling loop (check, wait, check): show each task once per lap
+                continue
+            recent = [*recent[-2:], name]
+            events.append(
+                TimelineEvent(
+                    at=at,
+                    source="execution",
+                    kind="execution:state",
+                    title=f"state {name}",
+                    data={"state": name},
+                )
+            )
+    return events
 
 
 def deployment_events(
@@ -296,12 +304,17 @@ def document_version(appconfig: Any, application_id: str, profile_id: str, versi
 
 
 def audit_events(entries: Iterable[Any]) -> list[TimelineEvent]:
-    """Audit entries (`failsafe.aws.audit_log.AuditEntry`): transitions, toggles, approvals, notifications."""
+    """Audit entries (`failsafe.domain.audit.AuditEntry`): transitions, toggles, approvals, notifications."""
     events = []
     for entry in entries:
         action = str(entry.action)
         title = action
-        data: dict[str, Any] = {"seq": entry.seq, "before": entry.before, "after": entry.after}
+        data: dict[str, Any] = {
+            "seq": entry.seq,
+            "action": action,
+            "before": entry.before,
+            "after": entry.after,
+        }
         data.update({k: v for k, v in entry.details.items() if isinstance(v, str | int | float | bool)})
         if action.startswith("transition") or "state" in entry.after:
             before = entry.before.get("state")

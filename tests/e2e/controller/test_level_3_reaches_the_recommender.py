@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.integration.controller.conftest import serve_requests
+from tests.integration.controller.controller_stack import serve_requests
 
-from failsafe.handlers._common import reset_runtimes
+from failsafe.controller.runtime import cold_start
 from failsafe.recommender import handler as recommender_handler
 from failsafe_tools.local.clock import ManualClock
 from failsafe_tools.local.stack import LocalStack
@@ -26,7 +26,7 @@ SCOPE = "recommender/prod"
 
 @pytest.fixture
 def stack() -> Iterator[LocalStack]:
-    reset_runtimes()
+    cold_start()
     clock = ManualClock()
     local = LocalStack.start(
         ROOT / "template.yaml", {"ApprovalTimeoutSeconds": 3600}, clock=clock, agent=False
@@ -37,7 +37,7 @@ def stack() -> Iterator[LocalStack]:
     finally:
         recommender_handler.configure_runtime()
         local.stop()
-        reset_runtimes()
+        cold_start()
 
 
 def invoke(stack: LocalStack, output: str, event: dict[str, Any]) -> dict[str, Any]:

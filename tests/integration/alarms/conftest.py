@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from failsafe_tools.local import alarms, eventbridge, lambda_runtime
-from failsafe_tools.local.clock import EPOCH_START, ManualClock, set_clock
+from failsafe_tools.local.clock import EPOCH_START, ManualClock
 
 _FIXTURES = str(Path(__file__).parent / "fixtures")
 if _FIXTURES not in sys.path:
@@ -24,11 +24,8 @@ from alarm_support import REGION, LocalAws, handlers_module  # noqa: E402
 
 
 @pytest.fixture
-def clock() -> Iterator[ManualClock]:
-    manual = ManualClock(start=EPOCH_START)
-    previous = set_clock(manual)
-    yield manual
-    set_clock(previous)
+def clock_start() -> float:
+    return EPOCH_START
 
 
 @pytest.fixture

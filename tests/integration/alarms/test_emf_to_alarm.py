@@ -6,7 +6,7 @@ import json
 
 from alarm_support import LocalAws
 
-from failsafe_tools.local import emf
+from failsafe_tools.local import emf_logs as emf
 
 
 def test_emf_metrics_from_a_handler_produce_exactly_one_event_and_the_target_runs(aws: LocalAws) -> None:
@@ -85,7 +85,7 @@ def test_emf_line_published_directly_feeds_the_evaluator(aws: LocalAws) -> None:
         }
     )
 
-    # When CloudWatch Logs' extraction (failsafe_tools.local.emf) stores the line and the minute passes
+    # When CloudWatch Logs' extraction (failsafe_tools.local.emf_logs) stores the line and the minute passes
     assert emf.publish_emf_lines([line], "123456789012", "us-east-1") == 3
     aws.clock.advance(60)
     (change,) = aws.evaluator.evaluate_all()

@@ -13,11 +13,10 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.feature_flags import AppConfigStore, FeatureFlags
 from moto.server import ThreadedMotoServer
+from tests.integration.appconfig.appconfig_world import World
 
 from failsafe_tools.local.appconfig import AppConfigAgent, install, start_agent
 from failsafe_tools.local.clock import ManualClock
-
-from .conftest import World
 
 
 @pytest.fixture

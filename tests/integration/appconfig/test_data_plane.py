@@ -6,11 +6,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from tests.integration.appconfig.appconfig_world import World, error_fields
 
 from failsafe_tools.local.appconfig import session_bucket
 from failsafe_tools.local.clock import ManualClock
-
-from .conftest import World, error_fields
 
 
 def _session(

@@ -13,11 +13,10 @@ from moto.appconfig import models as appconfig_models
 from moto.awslambda.models import LambdaBackend
 from moto.cloudwatch import models as cloudwatch_models
 from moto.core.base_backend import BaseBackend
+from tests.integration.appconfig.appconfig_world import REGION
 
 from failsafe_tools.local.appconfig import FailsafeAppConfigBackend, MotoHookError, check_moto_hooks, install
 from failsafe_tools.local.appconfig.install import APPCONFIGDATA_HOST_PATTERN
-
-from .conftest import REGION
 
 
 def test_install_is_idempotent(aws: None) -> None:

@@ -16,8 +16,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto.awslambda.models import LambdaBackend
-
-from .conftest import REGION, error_fields
+from tests.integration.appconfig.appconfig_world import REGION, error_fields
 
 ROLE_POLICY = {
     "Version": "2012-10-17",

@@ -3,9 +3,9 @@ handlers, on the local stack."""
 
 from __future__ import annotations
 
-from tests.integration.controller.conftest import Controller, sample_event
+from tests.integration.controller.controller_stack import Controller, sample_event
 
-from failsafe.handlers._common import reset_runtimes
+from failsafe.controller.runtime import cold_start
 from failsafe_tools.local.stepfunctions import wait_for_execution
 
 SCOPE = "recommender/prod"
@@ -19,7 +19,7 @@ def _break_health_checks(controller: Controller) -> dict[str, str]:
     lam.update_function_configuration(
         FunctionName=name, Environment={"Variables": {**variables, "STATE_TABLE_NAME": "no-such-table"}}
     )
-    reset_runtimes()
+    cold_start()
     return variables
 
 
@@ -27,7 +27,7 @@ def _restore_health_checks(controller: Controller, variables: dict[str, str]) ->
     controller.client("lambda").update_function_configuration(
         FunctionName=controller.outputs["HealthCheckFunctionName"], Environment={"Variables": variables}
     )
-    reset_runtimes()
+    cold_start()
 
 
 def test_a_step_failing_for_good_pages_with_the_error_and_leaves_the_rollback_in_force(

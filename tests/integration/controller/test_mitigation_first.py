@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from tests.integration.controller.conftest import Controller, sample_event
+from tests.integration.controller.controller_stack import Controller, sample_event
 
 from failsafe.controller import notify as notify_use_case
 from failsafe.controller.runtime import shared_client

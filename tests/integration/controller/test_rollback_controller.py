@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from tests.integration.controller.conftest import Controller, sample_event
+from tests.integration.controller.controller_stack import Controller, sample_event
 
 from failsafe_tools.local.stepfunctions import wait_for_execution
 
@@ -85,7 +85,7 @@ def test_p2_alarm_degrades_recovers_verifies_restores_and_reports(controller: Co
         .read()
     )
     assert report["final_state"] == "NORMAL"
-    assert {"audit", "execution", "appconfig"} <= {t["source"] for t in report["timeline"]}
+    assert {"audit", "execution", "appconfig"} <= {e["source"] for e in report["timeline"]["events"]}
 
 
 def test_manual_level_3_waits_for_an_approver_other_than_the_requester(controller: Controller) -> None:

@@ -7,7 +7,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from tests.integration.controller.conftest import Controller, sample_event
+from tests.integration.controller.controller_stack import Controller, sample_event
 
 from failsafe_tools.local.stepfunctions import wait_for_execution
 

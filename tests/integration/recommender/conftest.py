@@ -14,7 +14,7 @@ from failsafe.client.toggle_client import ToggleClient
 from failsafe.domain.baselines import baseline
 from failsafe.domain.scope import Scope
 from failsafe.domain.toggles import Metadata, ScopedOverride, ToggleDocument, ToggleSet
-from failsafe.recommender.catalog import Catalog, get_catalog
+from failsafe.recommender.dataset import Catalog, get_catalog
 
 SERVICE = "recommender"
 ENVIRONMENT = "dev"

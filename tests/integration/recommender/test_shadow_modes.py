@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from failsafe.domain import metrics as contract
-from failsafe.recommender.catalog import Catalog
+from failsafe.recommender.dataset import Catalog
 from failsafe.recommender.models import RecommendationResponse
 from failsafe.recommender.ranking import cf_scores, user_view
 from failsafe.recommender.service import Recommender

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from failsafe.domain import metrics as contract
-from failsafe_tools.local.emf import parse_emf_line
+from failsafe_tools.local.emf_logs import parse_emf_line
 
 
 def test_separate_process_serves_steady_traffic_with_chaos_from_the_environment(

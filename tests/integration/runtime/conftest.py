@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import importlib
-import io
 import sys
-import zipfile
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
 
@@ -16,23 +13,17 @@ import pytest
 from moto import mock_aws
 
 from failsafe_tools.local import lambda_runtime, stepfunctions
-from failsafe_tools.local.clock import ManualClock, set_clock
+from failsafe_tools.local.clock import ManualClock
 
 if TYPE_CHECKING:
     from moto.core.config import DefaultConfig
 
-FIXTURES = Path(__file__).parent / "fixtures"
-REGION = "us-east-1"
-
-FunctionFactory = Callable[..., str]
-
-
-@pytest.fixture
-def clock() -> Iterator[ManualClock]:
-    manual = ManualClock()
-    previous = set_clock(manual)
-    yield manual
-    set_clock(previous)
+from tests.integration.runtime.functions_support import (
+    FIXTURES,
+    REGION,
+    FunctionFactory,
+    make_zip,
+)
 
 
 @pytest.fixture
@@ -73,13 +64,6 @@ def role_arn(aws: None) -> str:
     return str(role["Role"]["Arn"])
 
 
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("placeholder.txt", "code is imported from the registered code root")
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def make_function(role_arn: str) -> Iterator[FunctionFactory]:
     """Create a python3.11 function whose handler lives in fixtures/rt_handlers.py; returns its ARN."""
@@ -96,7 +80,7 @@ def make_function(role_arn: str) -> Iterator[FunctionFactory]:
             Runtime="python3.11",
             Role=role_arn,
             Handler=handler,
-            Code={"ZipFile": _zip()},
+            Code={"ZipFile": make_zip()},
             Timeout=timeout,
             Environment={"Variables": env or {}},
             **extra,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from failsafe_tools.local.emf import EmfDatum, EmfError, extract_emf, parse_emf_document, parse_emf_line
+from failsafe_tools.local.emf_logs import EmfDatum, EmfError, extract_emf, parse_emf_document, parse_emf_line
 
 TS_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 

@@ -13,12 +13,11 @@ from types import ModuleType
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from tests.integration.runtime.functions_support import REGION, FunctionFactory
 
 from failsafe_tools.local import lambda_runtime
 from failsafe_tools.local.clock import ManualClock
 from failsafe_tools.local.lambda_runtime import MotoHookError, invoke_function
-
-from .conftest import REGION, FunctionFactory
 
 
 def _lambda() -> object:
@@ -479,8 +478,7 @@ def test_invoke_function_also_runs_functions_of_motos_simple_lambda_backend(
 ) -> None:
     # Given moto configured with its Docker-free "simple" Lambda backend and a function in it
     from moto import mock_aws
-
-    from .conftest import FIXTURES, _zip
+    from tests.integration.runtime.functions_support import FIXTURES, make_zip
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     was_installed = lambda_runtime.is_installed()
@@ -494,7 +492,7 @@ def test_invoke_function_also_runs_functions_of_motos_simple_lambda_backend(
             Runtime="python3.11",
             Role=role,
             Handler="rt_handlers.echo",
-            Code={"ZipFile": _zip()},
+            Code={"ZipFile": make_zip()},
             Environment={"Variables": {"MARKER": "simple"}},
         )
         lambda_runtime.register_code_root("simple-fn", FIXTURES)

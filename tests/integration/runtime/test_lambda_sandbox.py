@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from failsafe.clock import set_clock
 from failsafe_tools.local.clock import ManualClock
 from failsafe_tools.local.lambda_sandbox import PackageRuntime, Sandbox, SandboxPool
 
@@ -51,11 +49,8 @@ CONTEXT = {
 
 
 @pytest.fixture
-def clock() -> Iterator[ManualClock]:
-    clock = ManualClock(start=1_000_000.0)
-    previous = set_clock(clock)
-    yield clock
-    set_clock(previous)
+def clock_start() -> float:
+    return 1_000_000.0
 
 
 @pytest.fixture

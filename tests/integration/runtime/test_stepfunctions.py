@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from tests.integration.runtime.functions_support import FIXTURES, REGION, FunctionFactory
 
 from failsafe_tools.local import stepfunctions
 from failsafe_tools.local.clock import ManualClock
@@ -19,8 +20,6 @@ from failsafe_tools.local.stepfunctions import (
     render_definition,
     wait_for_execution,
 )
-
-from .conftest import FIXTURES, REGION, FunctionFactory
 
 StartExecution = Callable[..., str]
 

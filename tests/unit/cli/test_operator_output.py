@@ -1,5 +1,6 @@
-"""Operator output that needs no stack: the recorded outcome of a level and its target time, the PagerDuty
-secret check on AWS, `status --watch`'s verdict and its in-place redraw, plurals, markup, --version."""
+"""Operator output that needs no stack: the recorded outcome of a level and its target time,
+`status --watch`'s verdict and its in-place redraw, plurals, markup, --version. (The PagerDuty secret check on
+AWS runs against moto in tests/integration/cli/test_validate_on_aws.py.)"""
 
 from __future__ import annotations
 
@@ -10,17 +11,15 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from rich.console import Console
 from typer.testing import CliRunner
 
-from failsafe.aws.audit_log import AuditEntry
+from failsafe.domain.audit import AuditEntry
 from failsafe_tools.cli import status as status_module
 from failsafe_tools.cli.app import build_app
 from failsafe_tools.cli.output import plural
 from failsafe_tools.cli.rollback import describe_step, in_force_outcome, level_outcome
-from failsafe_tools.cli.target import Target
-from failsafe_tools.cli.validate import check_pagerduty
+from failsafe_tools.target import Target
 
 T0 = datetime(2026, 1, 1, 3, 2, tzinfo=UTC)
 INCIDENT = "man-20260101T030200000000Z-abcd1234-00000000"
@@ -143,30 +142,6 @@ def _target(outputs: dict[str, str]) -> Target:
         outputs=outputs,
         factory=lambda service: boto3.client(service, region_name="us-east-1"),
     )
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-
-
-def test_on_aws_a_pagerduty_secret_without_a_value_still_fails_with_a_pasteable_fix(aws: None) -> None:
-    # Given a deployed stack whose PagerDuty secret was created without a value
-    with mock_aws():
-        arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name="pd")["ARN"]
-        target = _target({"PagerDutySecretArn": arn})
-
-        # When checked
-        [check] = check_pagerduty(target)
-
-    # Then it fails, and the fix is the command with the ARN as it is (`:secret:` included)
-    assert check.status == "fail"
-    assert check.fix.startswith(f"aws secretsmanager put-secret-value --secret-id {arn} ")
-    assert ":secret:" in arn
-    buffer = io.StringIO()
-    Console(file=buffer, emoji=False, width=400).print(status_module.safe(check.fix))
-    assert arn in buffer.getvalue()
 
 
 def test_version_and_completion_are_offered() -> None:

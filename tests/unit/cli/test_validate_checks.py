@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from failsafe.aws.audit_log import AuditEntry
+from failsafe.domain.audit import AuditEntry
 from failsafe.domain.catalog import DEFAULT_CATALOG, GuardrailCatalog
 from failsafe.domain.plans import Level
 from failsafe_tools.cli.validate import (

@@ -91,6 +91,7 @@ def test_every_source_satisfies_the_one_small_protocol(tmp_path: Path) -> None:
     assert all(isinstance(source, ConfigSource) for source in sources)
 
 
+@pytest.mark.loopback
 def test_agent_source_reads_the_configuration_from_the_documented_path(agent: tuple[str, AgentState]) -> None:
     # Given an agent serving version 3 of a profile
     base_url, state = agent
@@ -122,6 +123,7 @@ def test_agent_source_defaults_to_port_2772(monkeypatch: pytest.MonkeyPatch) -> 
     assert AgentHttpSource("a", "e", "p").url.startswith("http://localhost:2772/")
 
 
+@pytest.mark.loopback
 @pytest.mark.parametrize("status", [400, 404, 500, 503])
 def test_agent_errors_are_reported_as_unavailable(agent: tuple[str, AgentState], status: int) -> None:
     # Given an agent answering with an HTTP error
@@ -133,6 +135,7 @@ def test_agent_errors_are_reported_as_unavailable(agent: tuple[str, AgentState],
         AgentHttpSource("a", "e", "p", base_url=base_url).fetch()
 
 
+@pytest.mark.loopback
 def test_an_unreachable_agent_is_reported_as_unavailable() -> None:
     # Given nothing listening on the port
     source = AgentHttpSource("a", "e", "p", base_url=f"http://127.0.0.1:{free_port()}", timeout=1)
@@ -141,6 +144,7 @@ def test_an_unreachable_agent_is_reported_as_unavailable() -> None:
         source.fetch()
 
 
+@pytest.mark.loopback
 def test_a_slow_agent_times_out_quickly(agent: tuple[str, AgentState]) -> None:
     # Given an agent that takes longer than the timeout
     base_url, state = agent
@@ -152,6 +156,7 @@ def test_a_slow_agent_times_out_quickly(agent: tuple[str, AgentState]) -> None:
         source.fetch()
 
 
+@pytest.mark.loopback
 def test_client_over_the_agent_applies_rejects_and_survives_an_outage(agent: tuple[str, AgentState]) -> None:
     # Given a client reading a real HTTP agent that serves version 1
     base_url, state = agent
@@ -177,6 +182,7 @@ def test_client_over_the_agent_applies_rejects_and_survives_an_outage(agent: tup
     assert client.decide(RequestContext("u1")).reason is DecisionReason.KILL_SWITCH
 
 
+@pytest.mark.loopback
 def test_agent_source_stops_reading_past_its_limit(agent: tuple[str, AgentState]) -> None:
     # Given an agent serving 10 kB and a source that reads at most 1 kB
     base_url, state = agent

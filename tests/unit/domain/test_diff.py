@@ -14,7 +14,8 @@ from failsafe.domain.diff import (
     primary_share,
     scope_share,
 )
-from failsafe.domain.plans import DEFAULT_PLAN, apply_to_document
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+from failsafe.domain.plan_documents import apply_to_document
 from failsafe.domain.scope import Scope
 from failsafe.domain.toggles import FallbackLevel, Metadata, ScopedOverride, ToggleDocument, ToggleSet
 

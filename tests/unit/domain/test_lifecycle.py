@@ -18,7 +18,8 @@ from failsafe.domain.lifecycle import (
     fired_event_kind,
     transition,
 )
-from failsafe.domain.plans import DEFAULT_PLAN, VerifyPolicy
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+from failsafe.domain.plans import VerifyPolicy
 from failsafe.domain.scope import Scope
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -13,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from failsafe.domain.decision import RequestContext, ServingPolicy, compile_snapshot, decide
-from failsafe.domain.plans import DEFAULT_PLAN, apply_stages, apply_to_document, restore_document
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+from failsafe.domain.plan_documents import apply_to_document, restore_document
+from failsafe.domain.plans import apply_stages
 from failsafe.domain.scope import Scope
 from failsafe.domain.toggles import Metadata, PolicyMode, ScopedOverride, ToggleDocument, ToggleSet
 

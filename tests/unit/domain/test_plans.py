@@ -11,20 +11,17 @@ from pydantic import ValidationError
 
 from failsafe.domain.baselines import BASELINES, BaselineName
 from failsafe.domain.decision import ServingPolicy, effective_policy
+from failsafe.domain.plan_defaults import DEFAULT_PLAN, DEFAULT_PLAN_DATA
+from failsafe.domain.plan_documents import ScopeHeldError, apply_to_document, restore_document
 from failsafe.domain.plans import (
-    DEFAULT_PLAN,
-    DEFAULT_PLAN_DATA,
     Level,
     Plan,
     PlanError,
-    ScopeHeldError,
     Stage,
     StageAction,
     ToggleOverlay,
     apply_stage,
     apply_stages,
-    apply_to_document,
-    restore_document,
 )
 from failsafe.domain.scope import Scope
 from failsafe.domain.toggles import (

@@ -8,7 +8,8 @@ import pytest
 
 from failsafe.domain import schema
 from failsafe.domain.baselines import BASELINES, BaselineName
-from failsafe.domain.plans import DEFAULT_PLAN, Plan
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+from failsafe.domain.plans import Plan
 from failsafe.domain.toggles import ToggleDocument, ToggleSet
 
 REPO = Path(__file__).resolve().parents[3]

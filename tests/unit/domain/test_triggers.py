@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from failsafe.domain.catalog import DEFAULT_CATALOG, Comparison, GuardrailKind, Severity
-from failsafe.domain.plans import DEFAULT_PLAN
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
 from failsafe.domain.scope import Scope, ScopeError
 from failsafe.domain.triggers import (
     AlarmDescriptor,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from failsafe.aws.audit_log import AuditEntry
+from failsafe.domain.audit import AuditEntry
 from failsafe.reporting.timeline import Timeline, TimelineEvent
 from failsafe_tools.drill.measurement import FaultFacts, Mitigation, fault_checks, mitigations
 from failsafe_tools.drill.scenarios import get_scenario

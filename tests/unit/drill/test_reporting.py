@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from failsafe.aws.audit_log import AuditEntry
-from failsafe.reporting.report import Efficacy, IncidentReport, render, timeline_svg
+from failsafe.domain.audit import AuditEntry
+from failsafe.reporting.efficacy import Efficacy
+from failsafe.reporting.report import IncidentReport, render, timeline_svg
 from failsafe.reporting.timeline import (
     Timeline,
     TimelineEvent,

@@ -81,6 +81,7 @@ def test_pagerduty_v2_schema_problems() -> None:
     assert problems({"event_action": "resolve"}) == ["routing_key is missing", "resolve needs a dedup_key"]
 
 
+@pytest.mark.loopback
 def test_sink_records_valid_pages_and_rejects_invalid_ones() -> None:
     # Given a running sink
     sink = PagerDutySink(now=lambda: datetime(2026, 1, 1, tzinfo=UTC))
@@ -120,6 +121,7 @@ def test_sink_records_valid_pages_and_rejects_invalid_ones() -> None:
     assert sink.rejected == ["event_action 'explode' is not one of trigger, acknowledge, resolve"]
 
 
+@pytest.mark.loopback
 def test_sink_down_answers_503_or_holds_the_connection_until_the_caller_times_out() -> None:
     # Given a running sink and a valid trigger
     sink = PagerDutySink(now=lambda: datetime(2026, 1, 1, tzinfo=UTC), hold_seconds=10)
@@ -161,6 +163,7 @@ def test_sink_down_answers_503_or_holds_the_connection_until_the_caller_times_ou
     assert [p.dedup_key for p in sink.received()] == ["inc-1"]
 
 
+@pytest.mark.loopback
 def test_a_blackholed_page_hangs_for_the_hold_on_the_drills_clock_then_gets_no_answer() -> None:
     # Given a blackholed sink whose hold runs on a drill's clock (here: a sleep that records and returns)
     slept: list[float] = []

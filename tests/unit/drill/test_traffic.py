@@ -8,7 +8,7 @@ from typing import Any
 from failsafe.client import FileSource, ToggleClient
 from failsafe.domain.baselines import BASELINES, BaselineName
 from failsafe.domain.toggles import Metadata, ToggleDocument
-from failsafe.recommender.catalog import get_catalog
+from failsafe.recommender.dataset import get_catalog
 from failsafe.recommender.traffic import TrafficGenerator
 from failsafe_tools.drill.scenarios import get_scenario
 

@@ -11,7 +11,7 @@ from failsafe.client.sources import Fetched, SourceUnavailable
 from failsafe.client.toggle_client import ToggleClient
 from failsafe.domain.baselines import baseline
 from failsafe.domain.toggles import Metadata, ToggleDocument, ToggleSet
-from failsafe.recommender.catalog import Catalog, get_catalog
+from failsafe.recommender.dataset import Catalog, get_catalog
 
 
 class MemorySource:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from failsafe.recommender.catalog import MAX_K
+from failsafe.recommender.dataset import MAX_K
 from failsafe.recommender.models import DEFAULT_K, RecommendationRequest, RecommendationResponse
 
 

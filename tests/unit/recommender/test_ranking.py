@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from failsafe.domain.decision import ServingPolicy
 from failsafe.domain.toggles import FallbackLevel
-from failsafe.recommender.catalog import MAX_K, Catalog, get_catalog
+from failsafe.recommender.dataset import MAX_K, Catalog, get_catalog
 from failsafe.recommender.ranking import (
     BANDS,
     ComponentUnavailableError,

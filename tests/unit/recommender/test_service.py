@@ -11,11 +11,11 @@ import pytest
 from failsafe.client.toggle_client import ToggleClient
 from failsafe.domain import metrics as contract
 from failsafe.domain.decision import DecisionReason
-from failsafe.recommender.catalog import Catalog
 from failsafe.recommender.chaos import ChaosConfig
+from failsafe.recommender.dataset import Catalog
 from failsafe.recommender.models import RecommendationResponse
 from failsafe.recommender.service import Recommender
-from failsafe_tools.local.emf import parse_emf_document
+from failsafe_tools.local.emf_logs import parse_emf_document
 
 MakeClient = Callable[..., tuple[ToggleClient, Any]]
 CONTRACT_METRICS = {

@@ -23,7 +23,7 @@ from failsafe.controller.settings import Settings
 from failsafe.domain import metrics
 from failsafe.domain.baselines import BASELINES, BaselineName
 from failsafe.domain.catalog import DEFAULT_CATALOG
-from failsafe.domain.plans import DEFAULT_PLAN
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
 from failsafe.domain.toggles import ToggleDocument
 from failsafe_tools.cli.validate import REQUIRED_OUTPUTS
 
@@ -193,8 +193,8 @@ def test_no_wildcard_actions_and_no_wildcard_data_resources() -> None:
             assert not any(action.startswith(data_services) for action in scoped), statement
 
 
-def test_every_handler_gets_the_environment_its_model_requires() -> None:
-    # Given each function's environment (Globals + its own)
+def test_every_handler_gets_exactly_the_environment_its_model_declares() -> None:
+    # Given each function's environment (Globals + its own) and its settings model
     res = source()["Resources"]
     globals_env = set(source()["Globals"]["Function"]["Environment"]["Variables"])
     # (the verify policy must be the same wherever a lifecycle record is created or moved)
@@ -205,8 +205,14 @@ def test_every_handler_gets_the_environment_its_model_requires() -> None:
         required = {f.alias for f in env_model.model_fields.values() if f.is_required()}
         props = res[logical_id]["Properties"]
         given = globals_env | set(props.get("Environment", {}).get("Variables", {}))
+        declared = {f.alias for f in env_model.model_fields.values()}
+        own = set(props.get("Environment", {}).get("Variables", {})) - {
+            v for v in given if v.startswith("POWERTOOLS_")
+        }
         # Then every required variable is set, and the handler exists
         assert required <= given, (logical_id, required - given)
+        # And the function sets no variable its model does not read (the model tells the truth)
+        assert own <= declared, (logical_id, own - declared)
         handler_module, _, attr = props["Handler"].rpartition(".")
         assert callable(getattr(importlib.import_module(handler_module), attr))
 
@@ -552,3 +558,17 @@ def test_every_task_retries_retryable_aws_errors_within_the_fastest_stage_target
             for i in range(retry["MaxAttempts"])
         ]
         assert sum(delays) <= fastest / 4, (name, delays)
+
+
+def test_the_verify_window_defaults_have_one_source() -> None:
+    # Given the default plan's verify policy (the source), the settings and the template's parameters
+    verify = DEFAULT_PLAN.verify
+    params = source()["Parameters"]
+    fields = Settings.model_fields
+    # Then the template's parameter defaults and the settings' defaults are the plan's
+    assert float(params["VerifyWindowSeconds"]["Default"]) == verify.window_seconds
+    assert float(params["VerifyWindowGrowth"]["Default"]) == verify.refire_factor
+    assert float(params["MaxVerifyWindowSeconds"]["Default"]) == verify.max_window_seconds
+    assert fields["verify_window_seconds"].default == verify.window_seconds
+    assert fields["verify_window_growth"].default == verify.refire_factor
+    assert fields["max_verify_window_seconds"].default == verify.max_window_seconds

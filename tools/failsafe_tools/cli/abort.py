@@ -12,6 +12,8 @@ from typing import Annotated
 import typer
 
 from failsafe.aws.state_store import StateStore
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+from failsafe_tools.cli.options import RegionOpt, StackOpt, StateFileOpt, TargetOpt
 from failsafe_tools.cli.output import abort, console, emit_json, fail, friendly_errors, safe
 from failsafe_tools.cli.rollback import (
     AsOpt,
@@ -24,7 +26,6 @@ from failsafe_tools.cli.rollback import (
     require_reason,
     target_args,
 )
-from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, TargetOpt
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
 
 
@@ -53,7 +54,7 @@ def abort_command(
         resolved = open_target(target_args(target, stack, region, state_file))
         try:
             pointer = StateStore(
-                resolved.client("dynamodb"), resolved.output("StateTableName")
+                resolved.client("dynamodb"), resolved.output("StateTableName"), DEFAULT_PLAN
             ).find_incident(incident.strip())
             if pointer is None:
                 abort(

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from failsafe_tools.cli.options import RegionOpt, StackOpt, StateFileOpt, TargetOpt
 from failsafe_tools.cli.output import console, emit_json, fail, friendly_errors, safe
 from failsafe_tools.cli.rollback import (
     AsOpt,
@@ -20,7 +21,6 @@ from failsafe_tools.cli.rollback import (
     require_reason,
     target_args,
 )
-from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, TargetOpt
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
 
 IncidentArg = Annotated[str, typer.Argument(help="The incident id (the workflow's execution name).")]

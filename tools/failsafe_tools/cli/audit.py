@@ -10,9 +10,9 @@ from rich.table import Table
 
 from failsafe.aws.audit_log import AuditLog
 from failsafe.aws.audit_witness import function_log_groups, read_witnesses
+from failsafe_tools.cli.options import RegionOpt, StackOpt, StateFileOpt, TargetOpt
 from failsafe_tools.cli.output import FAILED, console, emit_json, friendly_errors, plural, safe
 from failsafe_tools.cli.rollback import open_target, target_args
-from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, TargetOpt
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
 
 audit_app = typer.Typer(name="audit", help="The append-only, hash-chained audit log.", no_args_is_help=True)

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from failsafe.domain.plans import Level
+from failsafe_tools.cli.options import RegionOpt, StackOpt, StateFileOpt, TargetOpt
 from failsafe_tools.cli.recover import run_recover
 from failsafe_tools.cli.rollback import (
     DEFAULT_SCOPE,
@@ -27,7 +28,6 @@ from failsafe_tools.cli.rollback import (
     target_args,
 )
 from failsafe_tools.cli.status import parse_scope
-from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, TargetOpt
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
 
 

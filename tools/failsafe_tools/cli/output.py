@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from failsafe_tools.cli.app import USAGE_ERROR, fail
-from failsafe_tools.cli.target import FunctionFailed, TargetError
+from failsafe_tools.target import FunctionFailed, TargetError
 
 FAILED = 1
 INTERRUPTED = 130

@@ -25,13 +25,16 @@ from rich.table import Table
 
 from failsafe.domain.baselines import BASELINES, BaselineName
 from failsafe.domain.diff import BlastRadius, ScopeDiff, TrafficShares, blast_radius, diff_documents
-from failsafe.domain.plans import DEFAULT_PLAN, Level, Plan, PlanError, Stage, apply_to_document
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+from failsafe.domain.plan_documents import apply_to_document
+from failsafe.domain.plans import Level, Plan, PlanError, Stage
 from failsafe.domain.scope import Scope, ScopeError
 from failsafe.domain.toggles import Metadata, ToggleDocument
 from failsafe_tools.cli.app import fail, level_option
+from failsafe_tools.cli.options import RegionOpt, StackOpt, StateFileOpt, TargetOpt
 from failsafe_tools.cli.output import emit_json, friendly_errors, notice, plural
-from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, Target, TargetOpt, resolve
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
+from failsafe_tools.target import Target, resolve
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

@@ -15,6 +15,8 @@ from typing import Annotated, Any
 import typer
 
 from failsafe.aws.state_store import StateStore
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+from failsafe_tools.cli.options import RegionOpt, StackOpt, StateFileOpt, TargetOpt
 from failsafe_tools.cli.output import FAILED, INTERRUPTED, console, duration, emit_json, friendly_errors, safe
 from failsafe_tools.cli.rollback import (
     DEFAULT_SCOPE,
@@ -32,8 +34,8 @@ from failsafe_tools.cli.rollback import (
     target_args,
 )
 from failsafe_tools.cli.status import check_scope_in_stack, parse_scope
-from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, Target, TargetOpt
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
+from failsafe_tools.target import Target
 
 DEPLOY_POLL_SECONDS = 0.5
 RecoverWaitOpt = Annotated[
@@ -115,7 +117,9 @@ def run_recover(
         resolved = open_target(args)
         try:
             check_scope_in_stack(parse_scope(scope), resolved)
-            record = StateStore(resolved.client("dynamodb"), resolved.output("StateTableName")).get(scope)
+            record = StateStore(
+                resolved.client("dynamodb"), resolved.output("StateTableName"), DEFAULT_PLAN
+            ).get(scope)
             if record is None or not record.has_open_incident:
                 state = record.state if record else "NORMAL"
                 message = (

@@ -9,7 +9,6 @@ embedded stack is gone, is used when the target does not know the incident.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,8 +17,10 @@ import typer
 from failsafe.aws.audit_log import AuditLog
 from failsafe.aws.reports import EfficacyReader, ReportWriter
 from failsafe.aws.state_store import StateStore
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
 from failsafe.domain.scope import Scope
-from failsafe.reporting.report import RENDERERS, Efficacy, IncidentReport, render
+from failsafe.reporting.efficacy import Efficacy, before_after
+from failsafe.reporting.report import RENDERERS, IncidentReport, render
 from failsafe.reporting.timeline import (
     Timeline,
     alarm_history,
@@ -27,10 +28,11 @@ from failsafe.reporting.timeline import (
     deployment_events,
     execution_events,
 )
+from failsafe_tools.cli.options import RegionOpt, StackOpt, StateFileOpt, TargetOpt
 from failsafe_tools.cli.output import abort, console, fail, friendly_errors, safe
 from failsafe_tools.cli.rollback import open_target, target_args
-from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, Target, TargetOpt
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
+from failsafe_tools.target import Target
 
 DRILL_REPORTS = Path(".failsafe/reports")
 
@@ -41,7 +43,7 @@ def register(app: typer.Typer) -> None:
 
 def collect(target: Target, incident_id: str) -> IncidentReport | None:
     """The report of `incident_id` from the target's records; None when the target never saw it."""
-    store = StateStore(target.client("dynamodb"), target.output("StateTableName"))
+    store = StateStore(target.client("dynamodb"), target.output("StateTableName"), DEFAULT_PLAN)
     pointer = store.find_incident(incident_id)
     if pointer is None:
         return None
@@ -87,14 +89,8 @@ def collect(target: Target, incident_id: str) -> IncidentReport | None:
     if not efficacy and deployed is not None:
         # No controller report yet (the incident is open): seed 000's before/after from CloudWatch directly.
         reader = EfficacyReader(target.client("cloudwatch"))
-        scope = Scope.parse(pointer.scope_key)
-        end = target.now()
-        efficacy = {
-            "pre_rollback": Efficacy(
-                **reader.window(scope, deployed.at - timedelta(minutes=30), deployed.at).model_dump()
-            ),
-            "post_rollback": Efficacy(**reader.window(scope, deployed.at, end).model_dump()),
-        }
+        stat = reader.stat_reader(Scope.parse(pointer.scope_key))
+        efficacy = before_after(stat, deployed.at, target.now())
     record = store.get(pointer.scope_key)
     still_open = record is not None and record.incident_id == incident_id
     first = entries[0] if entries else None

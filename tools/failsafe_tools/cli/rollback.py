@@ -19,10 +19,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from failsafe.aws.audit_log import AuditEntry, AuditLog
+from failsafe.aws.audit_log import AuditLog
 from failsafe.aws.state_store import StateStore
-from failsafe.domain.plans import DEFAULT_PLAN, Level
+from failsafe.domain.audit import AuditEntry
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+from failsafe.domain.plans import Level
 from failsafe_tools.cli.app import level_option
+from failsafe_tools.cli.options import RegionOpt, StackOpt, StateFileOpt, TargetOpt
 from failsafe_tools.cli.output import (
     FAILED,
     INTERRUPTED,
@@ -36,8 +39,8 @@ from failsafe_tools.cli.output import (
     safe,
 )
 from failsafe_tools.cli.status import check_scope_in_stack, parse_scope
-from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, Target, TargetOpt, resolve
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
+from failsafe_tools.target import Target, resolve
 
 WATCH_POLL_SECONDS = 0.5
 
@@ -422,7 +425,7 @@ def follow_level(
         if not quiet:
             out.print(text)
 
-    store = StateStore(target.client("dynamodb"), target.output("StateTableName"))
+    store = StateStore(target.client("dynamodb"), target.output("StateTableName"), DEFAULT_PLAN)
     audit = AuditLog(target.client("dynamodb"), target.output("AuditTableName"))
     sfn = target.client("stepfunctions")
     clock_note = f" ({target.clock_note})" if target.clock_note else ""

@@ -16,11 +16,13 @@ from rich.table import Table
 from rich.text import Text
 
 from failsafe.aws.audit_log import AuditLog
-from failsafe.aws.state_store import ScopeRecord, StateStore
+from failsafe.aws.state_store import StateStore
 from failsafe.domain import metrics as contract
-from failsafe.domain.plans import DEFAULT_PLAN
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+from failsafe.domain.records import ScopeRecord
 from failsafe.domain.scope import DIMENSION_ENVIRONMENT, DIMENSION_SERVICE, Scope, ScopeError
 from failsafe.reporting.timeline import document_version
+from failsafe_tools.cli.options import RegionOpt, StackOpt, StateFileOpt, TargetOpt
 from failsafe_tools.cli.output import (
     FAILED,
     INTERRUPTED,
@@ -32,8 +34,8 @@ from failsafe_tools.cli.output import (
     notice,
     safe,
 )
-from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, Target, TargetOpt, resolve
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
+from failsafe_tools.target import Target, resolve
 
 ScopeOpt = Annotated[
     str | None,
@@ -225,7 +227,7 @@ def waiting_for(record: ScopeRecord, execution: str | None, now: datetime, deplo
 
 
 def status_data(target: Target, scope: Scope | None) -> dict[str, Any]:
-    store = StateStore(target.client("dynamodb"), target.output("StateTableName"))
+    store = StateStore(target.client("dynamodb"), target.output("StateTableName"), DEFAULT_PLAN)
     records: list[ScopeRecord] = store.list_scopes()
     if scope is not None:
         records = [r for r in records if r.scope_key == scope.key]

@@ -20,11 +20,12 @@ from rich.table import Table
 from failsafe.domain.diff import diff_documents, plain
 from failsafe.domain.schema import toggles_schema
 from failsafe.domain.toggles import ToggleDocument
+from failsafe_tools.cli.options import RegionOpt, StackOpt, StateFileOpt, TargetOpt
 from failsafe_tools.cli.output import FAILED, abort, console, emit_json, fail, friendly_errors, plural, safe
 from failsafe_tools.cli.rollback import open_target, target_args
 from failsafe_tools.cli.status import deployed_version
-from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, Target, TargetOpt
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
+from failsafe_tools.target import Target
 
 DEPLOYED = "deployed"
 

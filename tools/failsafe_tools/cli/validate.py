@@ -27,21 +27,17 @@ import typer
 from pydantic import BaseModel, ConfigDict
 from rich.table import Table
 
-from failsafe.aws.audit_log import AuditEntry, AuditLog
+from failsafe.aws.audit_log import AuditLog
+from failsafe.domain.audit import AuditEntry
 from failsafe.domain.catalog import DEFAULT_CATALOG, GuardrailCatalog, check_catalog
-from failsafe.domain.plans import DEFAULT_PLAN, Level, Plan
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+from failsafe.domain.plans import Level, Plan
 from failsafe.domain.scope import Scope
+from failsafe_tools.cli.options import RegionOpt, StackOpt, StateFileOpt, TargetOpt
 from failsafe_tools.cli.output import FAILED, console, friendly_errors, plural, safe
 from failsafe_tools.cli.rollback import open_target, target_args
-from failsafe_tools.cli.target import (
-    FunctionFailed,
-    RegionOpt,
-    StackOpt,
-    StateFileOpt,
-    Target,
-    TargetOpt,
-)
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
+from failsafe_tools.target import FunctionFailed, Target
 
 Status = Literal["pass", "warn", "fail"]
 

@@ -18,12 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from failsafe.aws.audit_log import AuditEntry, AuditLog
+from failsafe.aws.audit_log import AuditLog
 from failsafe.aws.reports import EfficacyReader
 from failsafe.domain import metrics as contract
-from failsafe.domain.plans import DEFAULT_PLAN, Level, Plan
+from failsafe.domain.audit import AuditEntry
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+from failsafe.domain.plans import Level, Plan
 from failsafe.domain.scope import Scope
-from failsafe.reporting.report import Efficacy, IncidentReport, render
+from failsafe.reporting.efficacy import Efficacy, before_after
+from failsafe.reporting.report import IncidentReport, render
 from failsafe.reporting.timeline import (
     Timeline,
     TimelineEvent,
@@ -195,19 +198,7 @@ class DrillMetrics:
         if m.deployed is None:
             return {}
         before_start = m.fault or (m.deployed - timedelta(minutes=10))
-
-        def window(start: datetime, stop: datetime) -> Efficacy:
-            return Efficacy(
-                coverage=self.stat(contract.COVERAGE, "Average", start, stop),
-                p95_latency_ms=self.stat(contract.LATENCY_MS, "p95", start, stop),
-                fill_rate=self.stat(contract.FILL_RATE, "Average", start, stop),
-                requests=self.stat(contract.REQUESTS, "Sum", start, stop),
-            )
-
-        return {
-            "pre_rollback": window(before_start, m.deployed),
-            "post_rollback": window(m.deployed, m.normal or end),
-        }
+        return before_after(self.stat, m.deployed, m.normal or end, before_start=before_start)
 
 
 class Mitigation(BaseModel):

@@ -28,7 +28,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from failsafe.aws.pagerduty import PagerDutyClient
-from failsafe_tools.cli.target import use_local_stack
 from failsafe_tools.drill.measurement import finish, write_report
 from failsafe_tools.drill.options import (
     DEFAULT_SPEED,
@@ -39,6 +38,7 @@ from failsafe_tools.drill.options import (
 )
 from failsafe_tools.drill.pagerduty import PagerDutySink
 from failsafe_tools.drill.session import DrillSession, fresh_lambda_containers
+from failsafe_tools.target import use_local_stack
 
 PAGERDUTY_CLIENT_TIMEOUT = float(inspect.signature(PagerDutyClient.__init__).parameters["timeout"].default)
 """Seconds the controller's PagerDuty client waits for an answer (`failsafe.aws.pagerduty`'s default)."""

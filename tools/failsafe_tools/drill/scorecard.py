@@ -27,7 +27,8 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from failsafe.domain.catalog import DEFAULT_CATALOG, GuardrailCatalog
-from failsafe.domain.plans import DEFAULT_PLAN, Plan
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
+from failsafe.domain.plans import Plan
 from failsafe.reporting.timeline import Timeline, TimelineEvent
 
 

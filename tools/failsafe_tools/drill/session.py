@@ -16,17 +16,18 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from failsafe.aws.state_store import ScopeRecord, StateStore
+from failsafe.aws.state_store import StateStore
 from failsafe.client import AgentHttpSource, ToggleClient
 from failsafe.domain.baselines import BASELINES, BaselineName
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
 from failsafe.domain.plans import Level
+from failsafe.domain.records import ScopeRecord
 from failsafe.domain.scope import Scope
 from failsafe.domain.toggles import Metadata, ToggleDocument
-from failsafe.recommender.catalog import get_catalog
+from failsafe.recommender.dataset import get_catalog
 from failsafe.recommender.settings import RecommenderSettings
 from failsafe.recommender.traffic import TrafficGenerator, catalog_users
 from failsafe.reporting.timeline import TimelineEvent
-from failsafe_tools.cli.target import FunctionFailed, Target, from_local_stack
 from failsafe_tools.drill.options import (
     APPROVER,
     OPERATOR,
@@ -37,6 +38,7 @@ from failsafe_tools.drill.options import (
 )
 from failsafe_tools.drill.pagerduty import ROUTING_KEY, PagerDutySink
 from failsafe_tools.local import faults
+from failsafe_tools.target import FunctionFailed, Target, from_local_stack
 
 SETTLE_SECONDS = 600.0
 """How long a fault drill lets executions end after NORMAL (simulated): the report step takes seconds."""
@@ -59,7 +61,7 @@ class DrillSession:
         self.outputs = stack.outputs
         self.scope = Scope(service=self.outputs["ServiceName"], environment=self.outputs["EnvironmentName"])
         self.prefix = self.outputs["AlarmNamePrefix"]
-        self.state = StateStore(stack.client("dynamodb"), self.outputs["StateTableName"])
+        self.state = StateStore(stack.client("dynamodb"), self.outputs["StateTableName"], DEFAULT_PLAN)
         self.events: list[TimelineEvent] = []
         self.progress_cb = progress
         self.phase = "starting"
@@ -181,7 +183,7 @@ class DrillSession:
         self.client.refresh()
         if not self.client.ready:
             raise DrillError(f"the recommender's client could not load the toggles: {self.client.last_error}")
-        from failsafe_tools.local import emf as local_emf
+        from failsafe_tools.local import emf_logs as local_emf
 
         account, region = self.stack.account_id, self.stack.region
 
@@ -532,6 +534,6 @@ class DrillSession:
 def fresh_lambda_containers() -> None:
     """A new stack gets new Lambda containers: the in-process handlers cache one `Runtime` per process
     (table names, AppConfig ids from their environment), which must not outlive the stack it was built for."""
-    from failsafe.handlers._common import reset_runtimes
+    from failsafe.controller.runtime import cold_start
 
-    reset_runtimes()
+    cold_start()

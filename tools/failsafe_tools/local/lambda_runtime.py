@@ -27,7 +27,8 @@ What one invocation does, as Lambda does:
 - captures what the handler writes to stdout/stderr (from the invocation's thread) as the log stream:
   the lines go to moto's CloudWatch Logs (`/aws/lambda/<name>`, wall-clock event timestamps because moto
   rejects events older than 14 days), every EMF line becomes CloudWatch metric data at its own
-  `_aws.Timestamp` (`failsafe_tools.local.emf`), and `LogType=Tail` returns the base64 last 4 KB of the log.
+  `_aws.Timestamp` (`failsafe_tools.local.emf_logs`), and `LogType=Tail` returns the base64 last 4 KB of
+  the log.
   Plain `logging.StreamHandler`s (Powertools Logger) are routed too, even if created before the first
   invocation.
 
@@ -75,7 +76,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import failsafe
 from failsafe_tools.local.clock import get_clock
-from failsafe_tools.local.emf import extract_emf, on_stack_clock, put_emf_metrics
+from failsafe_tools.local.emf_logs import extract_emf, on_stack_clock, put_emf_metrics
 from failsafe_tools.local.lambda_sandbox import PackageRuntime, SandboxPool
 
 if TYPE_CHECKING:
