@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -202,6 +203,7 @@ class DrillSession:
             refresh_seconds=self.options.refresh_seconds,
             # as the recommender Lambda starts: cache prewarmed with its default number of users
             prewarm_users=RecommenderSettings.from_env().prewarm_users,
+            hold=getattr(self.clock, "working", nullcontext),
         )
         self.traffic.start()
         self.note("drill:traffic", f"reference-recommender traffic started ({self.options.rate:g} req/s)")

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 
 from failsafe.clock import Clock, get_clock, on_clock_change, set_clock
@@ -142,7 +142,8 @@ class ClockTicker:
 
     It only watches the clock (never `clock.sleep`, which would move a ManualClock), so it works with a
     SpeedClock (a drill at 60x steps a 60 s interval every wall second) and with a ManualClock that a test
-    advances. Errors are kept in `errors` and do not stop the ticker.
+    advances. A SpeedClock stands still while a step computes (`working`): an evaluation that a busy host
+    makes slow takes no simulated time. Errors are kept in `errors` and do not stop the ticker.
     """
 
     def __init__(self, step: Callable[[], object], interval: float, *, name: str, poll: float = 0.02) -> None:
@@ -181,8 +182,10 @@ class ClockTicker:
                 # The next due time counts from the instant read *before* stepping: a clock moved during the
                 # step (a test advancing a ManualClock) must still be stepped at the next poll.
                 due = now + self.interval
+                working = getattr(get_clock(), "working", None)
                 try:
-                    self._step()
+                    with working() if working is not None else nullcontext():
+                        self._step()
                 except Exception as exc:
                     self.errors.append(exc)
                     _log.exception("%s: step failed", self.name)
