@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import aws_xray_sdk.core  # noqa: F401  # its recorder opens a UDP socket at import (sends nothing): before the block
 import pytest
 from pytest_socket import disable_socket, enable_socket, socket_allow_hosts
 
