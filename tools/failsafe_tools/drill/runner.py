@@ -58,6 +58,7 @@ from failsafe_tools.drill.scorecard import (
     score,
 )
 from failsafe_tools.drill.traffic import TrafficGenerator
+from failsafe_tools.evidence.parquet import ParquetEventSink
 
 DEFAULT_SPEED = 75.0
 """Simulated seconds per wall second. A whole incident (10-minute trigger, 15-minute verify window, gradual
@@ -81,6 +82,8 @@ class DrillOptions:
     rate: float = 2.0
     template: Path = Path("template.yaml")
     report_dir: Path = Path(".failsafe/reports")
+    events_dir: Path | None = Path(".failsafe/events")
+    """Where the recommender's evidence events land as Parquet (`failsafe query --events-dir`); None: off."""
     max_simulated_seconds: float = 3 * 3600.0
     refresh_seconds: float = 15.0
     parameters: dict[str, str] = field(default_factory=lambda: {"LogLevel": "WARNING"})
@@ -261,6 +264,7 @@ class _Drill:
             refresh_seconds=self.options.refresh_seconds,
             # as the recommender Lambda starts: cache prewarmed with its default number of users
             prewarm_users=RecommenderSettings.from_env().prewarm_users,
+            event_sink=ParquetEventSink(self.options.events_dir) if self.options.events_dir else None,
         )
         self.traffic.start()
         self.note("drill:traffic", f"reference-recommender traffic started ({self.options.rate:g} req/s)")

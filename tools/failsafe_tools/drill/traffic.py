@@ -27,6 +27,7 @@ from failsafe.domain import metrics as contract
 from failsafe.domain.decision import ServingPolicy
 from failsafe.domain.scope import DIMENSION_ENVIRONMENT, DIMENSION_SERVICE
 from failsafe.recommender.chaos import ChaosConfig, ChaosControl
+from failsafe.recommender.events import EventSink
 from failsafe.recommender.service import Recommender
 
 DRILL_CHAOS_WINDOW = timedelta(hours=3)
@@ -80,7 +81,9 @@ class TrafficGenerator:
         refresh_seconds: float = 15.0,
         max_batch: int = 400,
         prewarm_users: int = 0,
+        event_sink: EventSink | None = None,
     ) -> None:
+        """`event_sink` receives each request's evidence events (flushed by `stop`)."""
         if rate <= 0:
             raise ValueError(f"rate {rate}: must be > 0 requests per simulated second")
         self.client = client
@@ -109,6 +112,7 @@ class TrafficGenerator:
             sleep=lambda _seconds: None,
             timestamp=self._arrival,
             prewarm_users=prewarm_users,
+            event_sink=event_sink,
         )
         self.minutes: dict[int, MinuteStats] = {}
         self.version_changes: list[VersionChange] = []
@@ -160,6 +164,11 @@ class TrafficGenerator:
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
+        if self.recommender.event_sink is not None:
+            try:
+                self.recommender.event_sink.flush()
+            except Exception as exc:  # the drill reports it; the events so far are lost, not the drill
+                self.errors.append(f"event sink flush failed: {exc}")
 
     def _run(self) -> None:
         due = self.clock_time()
