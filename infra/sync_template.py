@@ -8,7 +8,10 @@ CloudFormation cannot read files, so three things are rendered into template.yam
 - `guardrail-alarms`: one CloudWatch alarm per rule, on the recommender's EMF namespace and metric names
   (`failsafe.domain.metrics`), with the Service + Environment dimensions;
 - `toggles-schema`: the AppConfig JSON_SCHEMA validator content, the checked-in
-  `infra/appconfig/toggles.schema.json` (generated from `ToggleDocument` by `make schema`).
+  `infra/appconfig/toggles.schema.json` (generated from `ToggleDocument` by `make schema`);
+- `evidence-tables`: the Glue tables of the ranking and error events (`failsafe.domain.events.COLUMNS`);
+- `evidence-queries`: one Athena named query per `infra/queries/*.sql`, its text verbatim (the file is the
+  one source; DuckDB runs the same file locally).
 
 Run `python infra/sync_template.py` after changing the catalog or the schema; `--check` exits 1 when the
 template is stale (a unit test runs the check).
@@ -27,6 +30,7 @@ from failsafe.domain.catalog import DEFAULT_CATALOG, GuardrailCatalog, Guardrail
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 SCHEMA = ROOT / "infra" / "appconfig" / "toggles.schema.json"
+QUERIES = ROOT / "infra" / "queries"
 
 # Alarms the AppConfig environment monitors (AWS allows at most 5 monitors per environment).
 APPCONFIG_MONITOR_RULES = ("coverage-p1", "latency-p1", "error-rate-p1", "availability", "system-error-rate")
@@ -159,11 +163,76 @@ def render_initial_toggles() -> str:
     return f"      Content: !Sub '{text}'"
 
 
+def render_evidence_tables() -> str:
+    """One Glue table per event table: Parquet written by Firehose, partitions projected by event_date."""
+    from failsafe.domain.events import COLUMNS, PARTITION_KEY
+
+    lines: list[str] = []
+    for table, columns in COLUMNS.items():
+        stream = f"{camel(table)}Stream"
+        lines += [
+            f"  {camel(table)}Table:",
+            "    Type: AWS::Glue::Table",
+            "    Properties:",
+            "      CatalogId: !Ref AWS::AccountId",
+            "      DatabaseName: !Ref EventsDatabase",
+            "      TableInput:",
+            f"        Name: {table}",
+            f"        Description: failsafe evidence events ({table}), written as Parquet by {stream}",
+            "        TableType: EXTERNAL_TABLE",
+            "        Parameters:",
+            "          classification: parquet",
+            '          projection.enabled: "true"',
+            "          projection.event_date.type: date",
+            "          projection.event_date.format: yyyy-MM-dd",
+            "          projection.event_date.range: 2026-01-01,NOW",
+            '          projection.event_date.interval: "1"',
+            "          projection.event_date.interval.unit: DAYS",
+            f'          storage.location.template: !Sub "s3://${{EventsBucket}}/{table}/'
+            f'{PARTITION_KEY}=${{!{PARTITION_KEY}}}/"',
+            "        PartitionKeys:",
+            f"          - Name: {PARTITION_KEY}",
+            "            Type: string",
+            "        StorageDescriptor:",
+            f'          Location: !Sub "s3://${{EventsBucket}}/{table}/"',
+            "          InputFormat: org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+            "          OutputFormat: org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+            "          SerdeInfo:",
+            "            SerializationLibrary: org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+            "          Columns:",
+        ]
+        for name, kind in columns:
+            lines += [f"            - Name: {name}", f"              Type: {kind}"]
+    return "\n".join(lines)
+
+
+def render_evidence_queries() -> str:
+    """One Athena named query per SQL file, in the evidence workgroup and database, text verbatim."""
+    lines: list[str] = []
+    for path in sorted(QUERIES.glob("*.sql")):
+        sql = path.read_text(encoding="utf-8")
+        first = sql.splitlines()[0].removeprefix("--").strip()
+        lines += [
+            f"  {camel(path.stem)}EvidenceQuery:",
+            "    Type: AWS::Athena::NamedQuery",
+            "    Properties:",
+            f'      Name: !Sub "${{AWS::StackName}}-{path.stem}"',
+            "      Description: " + json.dumps(f"infra/queries/{path.name}: {first}"[:1024]),
+            "      Database: !Ref EventsDatabase",
+            "      WorkGroup: !Ref EvidenceWorkGroup",
+            "      QueryString: |",
+            *[f"        {line}" if line else "" for line in sql.rstrip("\n").split("\n")],
+        ]
+    return "\n".join(lines)
+
+
 SECTIONS = {
     "guardrail-parameters": lambda: render_parameters(DEFAULT_CATALOG),
     "guardrail-alarms": lambda: render_alarms(DEFAULT_CATALOG),
     "toggles-schema": render_schema,
     "initial-toggles": render_initial_toggles,
+    "evidence-tables": render_evidence_tables,
+    "evidence-queries": render_evidence_queries,
 }
 
 
