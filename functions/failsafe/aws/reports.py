@@ -116,6 +116,11 @@ class EfficacyReader:
         """Requests the recommender served in `scope` between `start` and `end` (0 without datapoints)."""
         return self._stat(scope, metrics.REQUESTS, start, end, "Sum") or 0.0
 
+    def min_config_version(self, scope: Scope, start: datetime, end: datetime) -> int | None:
+        """The oldest toggle config version any request of `scope` was served with (None: no requests)."""
+        value = self._stat(scope, metrics.CONFIG_VERSION, start, end, "Minimum")
+        return None if value is None else int(value)
+
     def window(self, scope: Scope, start: datetime, end: datetime) -> EfficacyWindow:
         return EfficacyWindow(
             coverage=self._stat(scope, metrics.COVERAGE, start, end, "Average"),

@@ -91,6 +91,8 @@ def incident_facts(
         lambda e: e.kind.startswith("audit:toggles:deploy")
     )
     rollback_at = in_force.at if in_force is not None else report.started_at
+    if report.scope is None or rollback_at is None:
+        abort(f"incident {incident}: its report has no scope or no rollback instant; give --scope and --at")
     return report.scope, rollback_at, report.ended_at
 
 
