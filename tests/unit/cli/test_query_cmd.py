@@ -90,7 +90,7 @@ def test_coverage_over_a_window_prints_json_rows(events_dir: Path) -> None:
 def test_efficacy_for_an_incident_uses_its_scope_and_rollback_instant(
     events_dir: Path, tmp_path: Path
 ) -> None:
-    # Given a drill's saved report whose toggles were in force at ROLLBACK
+    # Given a drill's saved report whose toggles were in force at ROLLBACK (after a baseline deployment)
     write_report(
         IncidentReport(
             incident_id=INCIDENT,
@@ -100,7 +100,14 @@ def test_efficacy_for_an_incident_uses_its_scope_and_rollback_instant(
             ended_at=T0 + timedelta(minutes=20),
             timeline=Timeline(
                 events=[
-                    TimelineEvent(at=ROLLBACK, source="appconfig", kind="deployment:complete", title="done")
+                    # the drill's baseline, deployed before the incident started: not the rollback
+                    TimelineEvent(
+                        at=T0 - timedelta(hours=1),
+                        source="appconfig",
+                        kind="deployment:complete",
+                        title="base",
+                    ),
+                    TimelineEvent(at=ROLLBACK, source="appconfig", kind="deployment:complete", title="done"),
                 ]
             ),
         ),

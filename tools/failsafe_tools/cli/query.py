@@ -71,8 +71,8 @@ def incident_facts(
 ) -> tuple[str, datetime, datetime | None]:
     """(scope key, rollback instant, end) of an incident: its drill report, else the target's records.
 
-    The rollback instant is when the incident's toggles were in force (the first completed deployment),
-    else its first toggle deployment, else its start."""
+    The rollback instant is when the incident's toggles were in force (its first completed deployment
+    after it started), else its first toggle deployment, else its start."""
     from failsafe_tools.cli.report import collect, from_drill
     from failsafe_tools.cli.rollback import open_target
 
@@ -87,8 +87,10 @@ def incident_facts(
                 resolved.close()
         if report is None:
             abort(f"incident {incident} is unknown to {where}; check the id with `failsafe status`")
-    in_force = report.timeline.first("deployment:complete") or report.timeline.first(
-        lambda e: e.kind.startswith("audit:toggles:deploy")
+    # After the incident started: a drill's timeline also holds the deployment of its baseline before it.
+    started = report.started_at
+    in_force = report.timeline.first("deployment:complete", after=started) or report.timeline.first(
+        lambda e: e.kind.startswith("audit:toggles:deploy"), after=started
     )
     rollback_at = in_force.at if in_force is not None else report.started_at
     if report.scope is None or rollback_at is None:
