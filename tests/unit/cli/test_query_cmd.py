@@ -171,3 +171,38 @@ def test_bad_input_is_refused_with_one_line_naming_it(
     code, out = run(*args, "--events-dir", str(events_dir), "--queries-dir", str(QUERIES))
     assert code == 2
     assert message in " ".join(out.split())
+
+
+def test_stack_target_runs_the_file_on_athena_in_the_stacks_workgroup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a deployed stack (its outputs) whose Athena answers one row
+    from tests.unit.evidence.test_athena_queries import FakeAthena
+
+    from failsafe_tools.cli import target as target_module
+    from failsafe_tools.cli.target import Target
+
+    athena = FakeAthena(["SUCCEEDED"])
+    stack = Target(
+        kind="stack",
+        description="stack failsafe (eu-west-1)",
+        region="eu-west-1",
+        outputs={"AthenaWorkGroupName": "failsafe-evidence", "EventsDatabaseName": "failsafe_events"},
+        factory=lambda service: athena,
+    )
+    monkeypatch.setattr(target_module, "resolve", lambda **_: stack)
+    # When coverage is queried with --stack
+    code, out = run(
+        "coverage", "--scope", "recommender/prod/region=eu-west-1", "--stack", "failsafe",
+        "--queries-dir", str(QUERIES), "--json",
+    )  # fmt: skip
+    # Then the file's text ran in the stack's workgroup and database, the scope bound as a parameter
+    assert code == 0, out
+    assert json.loads(out) == [{"requests": "42", "avg_coverage": None}]
+    (call,) = athena.started
+    assert call["QueryString"] == (QUERIES / "coverage.sql").read_text()
+    assert (call["WorkGroup"], call["QueryExecutionContext"]) == (
+        "failsafe-evidence",
+        {"Database": "failsafe_events"},
+    )
+    assert "'eu-west-1'" in call["ExecutionParameters"]
