@@ -8,7 +8,13 @@ CloudFormation cannot read files, so three things are rendered into template.yam
 - `guardrail-alarms`: one CloudWatch alarm per rule, on the recommender's EMF namespace and metric names
   (`failsafe.domain.metrics`), with the Service + Environment dimensions;
 - `toggles-schema`: the AppConfig JSON_SCHEMA validator content, the checked-in
-  `infra/appconfig/toggles.schema.json` (generated from `ToggleDocument` by `make schema`).
+  `infra/appconfig/toggles.schema.json` (generated from `ToggleDocument` by `make schema`);
+- `evidence-tables`: the Glue tables of the ranking and error events (`failsafe.domain.events.COLUMNS`);
+- `evidence-queries`: one Athena named query per `infra/queries/*.sql`, its text verbatim (the file is the
+  one source; DuckDB runs the same file locally);
+- `dashboard`: the CloudWatch dashboard: the guardrail metrics the recommender emits with their alarm
+  thresholds drawn, every alarm's state, the controller's own metrics (`failsafe.domain.metrics`) and the
+  toggle config version clients serve.
 
 Run `python infra/sync_template.py` after changing the catalog or the schema; `--check` exits 1 when the
 template is stale (a unit test runs the check).
@@ -27,6 +33,7 @@ from failsafe.domain.catalog import DEFAULT_CATALOG, GuardrailCatalog, Guardrail
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 SCHEMA = ROOT / "infra" / "appconfig" / "toggles.schema.json"
+QUERIES = ROOT / "infra" / "queries"
 
 # Alarms the AppConfig environment monitors (AWS allows at most 5 monitors per environment).
 APPCONFIG_MONITOR_RULES = ("coverage-p1", "latency-p1", "error-rate-p1", "availability", "system-error-rate")
@@ -159,11 +166,238 @@ def render_initial_toggles() -> str:
     return f"      Content: !Sub '{text}'"
 
 
+def render_evidence_tables() -> str:
+    """One Glue table per event table: Parquet written by Firehose, partitions projected by event_date."""
+    from failsafe.domain.events import COLUMNS, PARTITION_KEY
+
+    lines: list[str] = []
+    for table, columns in COLUMNS.items():
+        stream = f"{camel(table)}Stream"
+        lines += [
+            f"  {camel(table)}Table:",
+            "    Type: AWS::Glue::Table",
+            "    Properties:",
+            "      CatalogId: !Ref AWS::AccountId",
+            "      DatabaseName: !Ref EventsDatabase",
+            "      TableInput:",
+            f"        Name: {table}",
+            f"        Description: failsafe evidence events ({table}), written as Parquet by {stream}",
+            "        TableType: EXTERNAL_TABLE",
+            "        Parameters:",
+            "          classification: parquet",
+            '          projection.enabled: "true"',
+            "          projection.event_date.type: date",
+            "          projection.event_date.format: yyyy-MM-dd",
+            "          projection.event_date.range: 2026-01-01,NOW",
+            '          projection.event_date.interval: "1"',
+            "          projection.event_date.interval.unit: DAYS",
+            f'          storage.location.template: !Sub "s3://${{EventsBucket}}/{table}/'
+            f'{PARTITION_KEY}=${{!{PARTITION_KEY}}}/"',
+            "        PartitionKeys:",
+            f"          - Name: {PARTITION_KEY}",
+            "            Type: string",
+            "        StorageDescriptor:",
+            f'          Location: !Sub "s3://${{EventsBucket}}/{table}/"',
+            "          InputFormat: org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+            "          OutputFormat: org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+            "          SerdeInfo:",
+            "            SerializationLibrary: org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+            "          Columns:",
+        ]
+        for name, kind in columns:
+            lines += [f"            - Name: {name}", f"              Type: {kind}"]
+    return "\n".join(lines)
+
+
+def render_evidence_queries() -> str:
+    """One Athena named query per SQL file, in the evidence workgroup and database, text verbatim."""
+    lines: list[str] = []
+    for path in sorted(QUERIES.glob("*.sql")):
+        sql = path.read_text(encoding="utf-8")
+        first = sql.splitlines()[0].removeprefix("--").strip()
+        lines += [
+            f"  {camel(path.stem)}EvidenceQuery:",
+            "    Type: AWS::Athena::NamedQuery",
+            "    Properties:",
+            f'      Name: !Sub "${{AWS::StackName}}-{path.stem}"',
+            "      Description: " + json.dumps(f"infra/queries/{path.name}: {first}"[:1024]),
+            "      Database: !Ref EventsDatabase",
+            "      WorkGroup: !Ref EvidenceWorkGroup",
+            "      QueryString: |",
+            *[f"        {line}" if line else "" for line in sql.rstrip("\n").split("\n")],
+        ]
+    return "\n".join(lines)
+
+
+CONTROLLER_ALARMS = (
+    "RollbackTargetMissedAlarm",
+    "RollbackFailedAlarm",
+    "IncompleteRecoveryAlarm",
+    "HealthDegradedDuringRollbackAlarm",
+    "NotificationFailuresAlarm",
+    "ControllerExecutionsFailedAlarm",
+    "DroppedAlarmEventsAlarm",
+)
+DASHBOARD_STATISTIC = {"Coverage": "Average", "ErrorRate": "Average", "CacheHitRate": "Average"}
+
+
+def _metric(namespace: str, name: str, dims: dict[str, str], **options: object) -> list[object]:
+    line: list[object] = [namespace, name]
+    for key, value in dims.items():
+        line += [key, value]
+    return [*line, options] if options else line
+
+
+def _widget(
+    title: str, metrics_: list[list[object]], *, x: int, y: int, **extra: object
+) -> dict[str, object]:
+    return {
+        "type": "metric",
+        "x": x,
+        "y": y,
+        "width": 12,
+        "height": 6,
+        "properties": {
+            "title": title,
+            "region": "${AWS::Region}",
+            "view": "timeSeries",
+            "period": 60,
+            "metrics": metrics_,
+            **extra,
+        },
+    }
+
+
+def dashboard_body(catalog: GuardrailCatalog) -> dict[str, object]:
+    """The dashboard (CloudFormation !Sub placeholders in it): widgets on a 24-column grid."""
+    from failsafe.domain.plan_defaults import DEFAULT_PLAN
+
+    service = {"Service": "${ServiceName}", "Environment": "${EnvironmentName}"}
+    widgets: list[dict[str, object]] = []
+    emitted = {
+        metrics.COVERAGE,
+        metrics.LATENCY_MS,
+        metrics.ERROR_RATE,
+        metrics.CACHE_HIT_RATE,
+        metrics.AVAILABILITY,
+    }
+    guarded = [m for m in catalog.metrics if m in emitted]
+    for n, name in enumerate(guarded):
+        spec = catalog.metrics[name]
+        horizontal = [
+            {
+                "label": f"{rule.name} ({rule.severity.value})",
+                "value": f"@@{threshold_parameter(rule)}@@",
+            }
+            for rule in catalog.rules
+            if rule.metric == name
+        ]
+        widgets.append(
+            _widget(
+                f"{name} ({spec.statistic}) and its alarm thresholds",
+                [_metric(metrics.NAMESPACE, name, service, stat=spec.statistic, label=name)],
+                x=12 * (n % 2),
+                y=6 * (n // 2),
+                annotations={"horizontal": horizontal},
+            )
+        )
+    y = 6 * ((len(guarded) + 1) // 2)
+    widgets.append(
+        _widget(
+            "Toggle config version served (min / max over requests)",
+            [
+                _metric(metrics.NAMESPACE, metrics.CONFIG_VERSION, service, stat="Minimum", label="oldest"),
+                _metric(metrics.NAMESPACE, metrics.CONFIG_VERSION, service, stat="Maximum", label="newest"),
+            ],
+            x=0,
+            y=y,
+        )
+    )
+    alarms = [f"${{{alarm_logical_id(rule)}.Arn}}" for rule in catalog.rules]
+    alarms += [f"${{{logical_id}.Arn}}" for logical_id in CONTROLLER_ALARMS]
+    widgets.append(
+        {
+            "type": "alarm",
+            "x": 12,
+            "y": y,
+            "width": 12,
+            "height": 6,
+            "properties": {"title": "Alarm states (guardrails and the controller)", "alarms": alarms},
+        }
+    )
+    levels = list(dict.fromkeys(stage.level.value for stage in DEFAULT_PLAN.stages))
+    ns = metrics.CONTROLLER_NAMESPACE
+
+    def by_level(name: str, stat: str) -> list[list[object]]:
+        return [
+            _metric(ns, name, {**service, "Level": level}, stat=stat, label=f"{name} level {level}")
+            for level in levels
+        ]
+
+    controller = [
+        (
+            "Rollback duration vs target, by level (s)",
+            by_level(metrics.ROLLBACK_DURATION, "Maximum") + by_level(metrics.ROLLBACK_TARGET, "Maximum"),
+        ),
+        (
+            "Incident -> toggles in force / clients converged, by level (s)",
+            by_level(metrics.TIME_TO_MITIGATE, "Maximum") + by_level(metrics.TIME_TO_CONVERGE, "Maximum"),
+        ),
+        (
+            "Rollbacks succeeded / failed / over target",
+            [
+                _metric(ns, metrics.ROLLBACK_SUCCEEDED, service, stat="Sum"),
+                _metric(ns, metrics.ROLLBACK_FAILED, service, stat="Sum"),
+                _metric(ns, metrics.ROLLBACK_TARGET_MISSED, service, stat="Sum"),
+            ],
+        ),
+        (
+            "Recovery, user impact, time in RECOVERY_VERIFY (s)",
+            [
+                _metric(ns, metrics.RECOVERY_DURATION, service, stat="Maximum"),
+                _metric(ns, metrics.USER_IMPACT, service, stat="Maximum"),
+                _metric(ns, metrics.RECOVERY_VERIFY_DURATION, service, stat="Maximum"),
+            ],
+        ),
+        (
+            "Open incident age (s), clients not converged, health degrading during a rollback",
+            [
+                _metric(ns, metrics.INCIDENT_OPEN, service, stat="Maximum"),
+                _metric(ns, metrics.CLIENTS_NOT_CONVERGED, service, stat="Maximum", yAxis="right"),
+                _metric(ns, metrics.HEALTH_DEGRADED, service, stat="Sum", yAxis="right"),
+            ],
+        ),
+    ]
+    for n, (title, lines) in enumerate(controller):
+        widgets.append(_widget(title, lines, x=12 * (n % 2), y=y + 6 + 6 * (n // 2)))
+    return {"widgets": widgets}
+
+
+def render_dashboard() -> str:
+    widgets = dashboard_body(DEFAULT_CATALOG)["widgets"]
+    assert isinstance(widgets, list)
+    body = '{"widgets": [\n' + ",\n".join(json.dumps(w, separators=(",", ":")) for w in widgets) + "\n]}"
+    # Thresholds are numbers from parameters: unquote their placeholders so the JSON holds a number.
+    body = re.sub(r'"@@([A-Za-z0-9]+)@@"', r"${\1}", body)
+    lines = [
+        "  GuardrailDashboard:",
+        "    Type: AWS::CloudWatch::Dashboard",
+        "    Properties:",
+        '      DashboardName: !Sub "failsafe-${ServiceName}-${EnvironmentName}"',
+        "      DashboardBody: !Sub |",
+        *[f"        {line}" for line in body.splitlines()],
+    ]
+    return "\n".join(lines)
+
+
 SECTIONS = {
     "guardrail-parameters": lambda: render_parameters(DEFAULT_CATALOG),
     "guardrail-alarms": lambda: render_alarms(DEFAULT_CATALOG),
     "toggles-schema": render_schema,
     "initial-toggles": render_initial_toggles,
+    "evidence-tables": render_evidence_tables,
+    "evidence-queries": render_evidence_queries,
+    "dashboard": render_dashboard,
 }
 
 

@@ -109,6 +109,11 @@ class EfficacyReader:
         """Requests the recommender served in `scope` between `start` and `end` (0 without datapoints)."""
         return self._stat(scope, metrics.REQUESTS, start, end, "Sum") or 0.0
 
+    def min_config_version(self, scope: Scope, start: datetime, end: datetime) -> int | None:
+        """The oldest toggle config version any request of `scope` was served with (None: no requests)."""
+        value = self._stat(scope, metrics.CONFIG_VERSION, start, end, "Minimum")
+        return None if value is None else int(value)
+
     def stat_reader(self, scope: Scope) -> StatReader:
         """`scope`'s figures from CloudWatch, for `failsafe.reporting.efficacy` (the one computation)."""
 

@@ -30,6 +30,7 @@ from datetime import timedelta
 from typing import Any
 
 from failsafe.aws.appconfig_deployer import DeploymentStatus, DeploymentTimeoutError
+from failsafe.controller import rollback_metrics
 from failsafe.controller.common import SYSTEM_ACTOR
 from failsafe.controller.context import DeploymentOutput, ExecutionContext
 from failsafe.controller.ports import Ports
@@ -333,8 +334,12 @@ def check(rt: Ports, ctx: ExecutionContext) -> DeploymentOutput:
                 else None
             ),
         )
+        if previous.kind == "apply":
+            _in_force_metrics(rt, ctx, record)
         return previous.model_copy(update={"state": "COMPLETE", "config_version": status.config_version})
     if status.rolled_back:
+        if previous.kind == "apply":
+            _failed_metric(rt, ctx, record)
         attempt = previous.attempt
         retry = previous.kind == "apply" and attempt <= rt.settings.deployment_retries
         rt.record(
@@ -358,12 +363,38 @@ def check(rt: Ports, ctx: ExecutionContext) -> DeploymentOutput:
         )
     deadline = record.deployment_deadline if record is not None else None
     if previous.kind == "apply" and deadline is not None and rt.now() > deadline:
+        _failed_metric(rt, ctx, record)
         raise DeploymentTimeoutError(
             f"deployment {status.deployment_number} still {status.state} "
             f"at {status.percentage_complete:.0f}% "
             f"after its deadline {deadline.isoformat()}"
         )
     return previous.model_copy(update={"state": status.state})
+
+
+def _in_force_metrics(rt: Ports, ctx: ExecutionContext, record: ScopeRecord | None) -> None:
+    """The stage's toggles are in force: rollback duration against its target, time to mitigate."""
+    if record is None or record.incident_id != ctx.incident_id or record.lifecycle.stage is None:
+        return
+    stage = rt.plan.stage(record.lifecycle.stage)
+    deadline = record.deployment_deadline
+    rollback_metrics.toggles_in_force(
+        scope=record.scope,
+        at=rt.now(),
+        level=stage.level.value,
+        target_seconds=stage.target_seconds,
+        stage_entered_at=deadline - timedelta(seconds=stage.target_seconds) if deadline else None,
+        incident_started_at=rollback_metrics.incident_started_at(rt.state.find_incident, ctx.incident_id),
+        first_alarm_at=rollback_metrics.first_alarm_at(record) if ctx.source == "alarm" else None,
+        first_stage=record.lifecycle.applied_stage is None and record.lifecycle.refires == 0,
+    )
+
+
+def _failed_metric(rt: Ports, ctx: ExecutionContext, record: ScopeRecord | None) -> None:
+    if record is None or record.lifecycle.stage is None:
+        return
+    level = rt.plan.stage(record.lifecycle.stage).level.value
+    rollback_metrics.rollback_failed(scope=record.scope, at=rt.now(), level=level)
 
 
 def restore(rt: Ports, ctx: ExecutionContext) -> DeploymentOutput:

@@ -80,6 +80,8 @@ class HealthOutput(BaseModel):
     transitioned: bool = False
     firing: list[str] = Field(default_factory=list)
     note: str = ""
+    converged_version: int | None = None
+    """The deployed config version every request of the scope was last seen served with (metrics)."""
 
 
 class ExecutionContext(BaseModel):

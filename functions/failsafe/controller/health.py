@@ -16,8 +16,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
+from failsafe.controller import rollback_metrics
 from failsafe.controller.classify import UnknownAlarmError, classify
 from failsafe.controller.context import ExecutionContext, HealthOutput
 from failsafe.controller.planning import transition_incident
@@ -30,7 +32,48 @@ from failsafe.domain.scope import Scope
 HEALTH_ACTOR = "failsafe:health-check"
 
 
+CONVERGENCE_WINDOW = timedelta(seconds=60)
+
+
 def check(rt: Ports, ctx: ExecutionContext) -> HealthOutput:
+    """The health of the incident's scope, then the controller's metrics on it (age, convergence)."""
+    output = _check(rt, ctx)
+    try:
+        return _observe(rt, ctx, output)
+    except Exception as exc:  # metrics never fail a health check
+        logging.getLogger(__name__).warning("health metrics of %s: %s", ctx.incident_id, exc)
+        return output
+
+
+def _observe(rt: Ports, ctx: ExecutionContext, output: HealthOutput) -> HealthOutput:
+    scope = Scope.parse(ctx.scope)
+    record = rt.state.get(scope.key)
+    if record is None or record.incident_id != ctx.incident_id:
+        return output
+    now = rt.now()
+    started = rollback_metrics.incident_started_at(rt.state.find_incident, ctx.incident_id)
+    rollback_metrics.incident_open(scope=scope, at=now, incident_started_at=started)
+    life = record.lifecycle
+    deployed = record.deployed_config_version
+    if life.stage is None or life.stage != life.applied_stage or life.restoring or deployed is None:
+        return output
+    oldest = rt.efficacy.min_config_version(scope, now - CONVERGENCE_WINDOW, now)
+    if oldest is None:  # no requests in the window: nothing to say about the clients
+        return output
+    converged = oldest >= deployed
+    previous = ctx.health.converged_version if ctx.health is not None else None
+    rollback_metrics.convergence(
+        scope=scope,
+        at=now,
+        level=rt.plan.stage(life.stage).level.value,
+        converged=converged,
+        incident_started_at=started,
+        first=converged and previous != deployed,
+    )
+    return output.model_copy(update={"converged_version": deployed if converged else previous})
+
+
+def _check(rt: Ports, ctx: ExecutionContext) -> HealthOutput:
     scope = Scope.parse(ctx.scope)
     record = rt.state.get(scope.key)
     if record is None or record.incident_id != ctx.incident_id:
@@ -47,6 +90,8 @@ def check(rt: Ports, ctx: ExecutionContext) -> HealthOutput:
     now = rt.now()
     if firing:
         if life.state is LifecycleState.RECOVERY_VERIFY:
+            rollback_metrics.health_degraded(scope=scope, at=now)
+            rollback_metrics.recovery_verify_left(scope=scope, at=now, entered_at=life.since)
             severity, entry = _most_severe(rt, firing, scope)
             moved = transition_incident(
                 rt,
@@ -59,6 +104,7 @@ def check(rt: Ports, ctx: ExecutionContext) -> HealthOutput:
             )
             return _after(moved, ctx, firing, "re-fire")
         if life.deadline_at is not None and now >= life.deadline_at:
+            rollback_metrics.health_degraded(scope=scope, at=now)
             moved = transition_incident(
                 rt,
                 scope,
@@ -105,6 +151,7 @@ def check(rt: Ports, ctx: ExecutionContext) -> HealthOutput:
                 reason=f"green for {life.verify_window_seconds}s",
             )
             if moved is not None and moved.lifecycle.restoring:
+                rollback_metrics.recovery_verify_left(scope=scope, at=now, entered_at=life.since)
                 return HealthOutput(status="RECOVERED", state=moved.state, transitioned=True)
         return HealthOutput(status="VERIFYING", state=life.state.value)
     return HealthOutput(status="WAITING", state=life.state.value)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from failsafe.aws.releases import ReleaseError
+from failsafe.controller import rollback_metrics
 from failsafe.controller.approval import barred_approvers
 from failsafe.controller.common import SYSTEM_ACTOR, apply_event, audit_transition
 from failsafe.controller.context import ExecutionContext, NextStep, PlanOutput
@@ -403,4 +404,9 @@ def _normal(rt: Ports, ctx: ExecutionContext, scope: Scope) -> PlanOutput:
         # RESTORED was refused: the scope was moved to a rollback stage as the restore finished. It is not
         # NORMAL, so nobody is told "resolved"; the new stage is planned and applied.
         return plan_output(rt, ctx, record, "escalated")
+    rollback_metrics.recovered(
+        scope=scope,
+        at=rt.now(),
+        incident_started_at=rollback_metrics.incident_started_at(rt.state.find_incident, ctx.incident_id),
+    )
     return plan_output(rt, ctx, record, "resolved")

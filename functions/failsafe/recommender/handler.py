@@ -40,6 +40,7 @@ from failsafe.domain.decision import ServingPolicy
 from failsafe.domain.toggles import FallbackLevel
 from failsafe.recommender.chaos import ChaosControl, ChaosLoader, env_loader, source_loader
 from failsafe.recommender.dataset import CatalogSpec, get_catalog
+from failsafe.recommender.events import EventSink
 from failsafe.recommender.models import REASON_ERROR, RecommendationRequest
 from failsafe.recommender.ranking import UserView, rank
 from failsafe.recommender.service import Recommender
@@ -159,6 +160,7 @@ class _Service:
             warn=logger.warning,
             now=lambda: _now_utc(_runtime.timestamp),
         )
+        self.event_sink = _event_sink(settings)
         self.recommender = Recommender(
             self.client,
             service=settings.service,
@@ -170,6 +172,7 @@ class _Service:
             sleep=_runtime.sleep,
             timestamp=_runtime.timestamp,
             logger=logger,
+            event_sink=self.event_sink,
         )
         self._last_refresh = _runtime.monotonic()
         self._lock = threading.Lock()
@@ -184,6 +187,21 @@ class _Service:
             self._last_refresh = now
         self.client.refresh()
         self.chaos.refresh()
+
+
+def _event_sink(settings: RecommenderSettings) -> EventSink | None:
+    """Firehose delivery of the evidence events when both streams are configured (template.yaml)."""
+    if not (settings.ranking_events_stream and settings.error_events_stream):
+        return None
+    import boto3
+
+    from failsafe.aws.event_stream import FirehoseEventSink
+    from failsafe.domain.events import ERROR_TABLE, RANKING_TABLE
+
+    return FirehoseEventSink(
+        boto3.client("firehose", region_name=settings.aws_region),
+        {RANKING_TABLE: settings.ranking_events_stream, ERROR_TABLE: settings.error_events_stream},
+    )
 
 
 def _now_utc(timestamp: Callable[[], float]) -> datetime:

@@ -2,7 +2,7 @@
 
 Request: lenient by design, a request is never refused
 ------------------------------------------------------
-``{"user_id", "region", "cohort", "client", "k"}``; unknown keys are ignored and nothing raises:
+``{"user_id", "region", "cohort", "client", "k", "shadow"}``; unknown keys are ignored and nothing raises:
 
 - ``user_id``, ``region``, ``cohort``, ``client``: strings are kept, integers become strings, anything
   else (missing, null, lists, objects, floats, booleans) becomes ``None``. `failsafe.domain.decision.decide`
@@ -75,6 +75,13 @@ class RecommendationRequest(BaseModel):
     cohort: str | None = None
     client: str | None = None
     k: int = DEFAULT_K
+    shadow: bool = False
+    """Shadow traffic (a shadow test's mirrored request): answered, but excluded from the evidence queries."""
+
+    @field_validator("shadow", mode="before")
+    @classmethod
+    def _shadow(cls, value: object) -> bool:
+        return value is True
 
     @field_validator("user_id", "region", "cohort", "client", mode="before")
     @classmethod

@@ -34,6 +34,7 @@ from failsafe.domain.toggles import CacheMode, FallbackLevel
 from failsafe.recommender.chaos import ChaosConfig, ChaosControl, InjectedFaultError
 from failsafe.recommender.dataset import Catalog, get_catalog
 from failsafe.recommender.emf import EmfEmitter, EmfSink, RequestOutcome, stdout_sink
+from failsafe.recommender.events import EventBuilder, EventSink
 from failsafe.recommender.models import (
     REASON_ERROR,
     RecommendationRequest,
@@ -151,8 +152,11 @@ class Recommender:
         timer: Callable[[], float] = time.perf_counter,
         timestamp: Callable[[], float] = time.time,
         logger: LogLike | None = None,
+        event_sink: EventSink | None = None,
     ) -> None:
         self.client = client
+        self.event_sink = event_sink
+        self._events = EventBuilder(service, environment, timestamp=timestamp)
         self.service = service
         self.environment = environment
         self.catalog = catalog if catalog is not None else get_catalog()
@@ -188,7 +192,7 @@ class Recommender:
         started = self._timer()
         try:
             return self._serve(request, started)
-        except Exception:  # a bug past the model path: still answer, and count it as an error
+        except Exception as exc:  # a bug past the model path: still answer, and count it as an error
             log.exception("recommender: unexpected failure; answered from the global popular list")
             parsed = RecommendationRequest()
             decision = self.client.decide(parsed.context())
@@ -208,6 +212,7 @@ class Recommender:
                 config_age_seconds=None,
             )
             self._emit(outcome)
+            self._record(parsed, decision, response, outcome.latency_ms, exc, False)
             return Served(response=response, outcome=outcome, decision=decision)
 
     def _serve(self, request: object, started: float) -> Served:
@@ -220,6 +225,7 @@ class Recommender:
         slept = 0.0
         cache_hit: bool | None = None
         error = False
+        failure: Exception | None = None
         fired: list[str] = []
         policy = decision.policy
         reason = decision.reason.value
@@ -247,6 +253,7 @@ class Recommender:
                 fired.append("low_coverage")
         except Exception as exc:
             error = True
+            failure = exc
             self._log.warning(
                 "recommender: request for user %r failed (%s: %s); served the last-resort popular list",
                 parsed.user_id,
@@ -274,6 +281,7 @@ class Recommender:
         )
         self._count(error, cache_hit, decision)
         self._emit(outcome)
+        self._record(parsed, decision, response, latency_ms, failure, True)
         return Served(response=response, outcome=outcome, decision=decision)
 
     def warm(self, n_users: int, k: int | None = None) -> int:
@@ -435,6 +443,35 @@ class Recommender:
                 stats.cache_hits += cache_hit
             stats.fallback_served += not decision.serve_full
 
+    def _record(  # noqa: PLR0917 (private, two call sites)
+        self,
+        request: RecommendationRequest,
+        decision: Decision,
+        response: RecommendationResponse,
+        latency_ms: float,
+        failure: BaseException | None,
+        model_path: bool,
+    ) -> None:
+        """Hand the request's evidence events to the event sink (if any); never fails the request."""
+        if self.event_sink is None:
+            return
+        try:
+            self.event_sink.write(
+                self._events.events(
+                    region=_scope_or_none(request.region),
+                    cohort=_scope_or_none(request.cohort),
+                    client=_scope_or_none(request.client),
+                    shadow=request.shadow,
+                    decision=decision,
+                    response=response,
+                    latency_ms=latency_ms,
+                    failure=failure,
+                    model_path=model_path,
+                )
+            )
+        except Exception as exc:
+            self._log.warning("recommender: could not record events: %s", exc)
+
     def _emit(self, outcome: RequestOutcome) -> None:
         if self.emitter is None:
             return
@@ -445,6 +482,10 @@ class Recommender:
 
 
 _SCOPE_VALUE_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-")
+
+
+def _scope_or_none(value: str | None) -> str | None:
+    return value if value is not None and _is_scope_value(value) else None
 
 
 def _is_scope_value(value: str) -> bool:

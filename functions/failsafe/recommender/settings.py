@@ -63,6 +63,8 @@ _ENV_NAMES: Final = {
     "prewarm_users": ("FAILSAFE_PREWARM_USERS",),
     "metric_regions": ("FAILSAFE_METRIC_REGIONS",),
     "aws_region": ("AWS_REGION", "AWS_DEFAULT_REGION"),
+    "ranking_events_stream": ("RANKING_EVENTS_STREAM",),
+    "error_events_stream": ("ERROR_EVENTS_STREAM",),
 }
 
 
@@ -86,6 +88,9 @@ class RecommenderSettings(BaseModel):
     prewarm_users: int = Field(200, ge=0, le=5000)
     metric_regions: tuple[str, ...] | None = None
     aws_region: str = "us-east-1"
+    ranking_events_stream: str | None = None
+    """Firehose delivery streams of the evidence events; both set: events are delivered, else not recorded."""
+    error_events_stream: str | None = None
     problems: tuple[str, ...] = ()
 
     @property

@@ -52,6 +52,7 @@ from failsafe.domain.decision import ServingPolicy
 from failsafe.domain.scope import DIMENSION_ENVIRONMENT, DIMENSION_SERVICE
 from failsafe.recommender.chaos import ChaosConfig, ChaosControl
 from failsafe.recommender.dataset import Catalog, get_catalog
+from failsafe.recommender.events import EventSink
 from failsafe.recommender.models import RecommendationResponse
 from failsafe.recommender.service import Recommender
 
@@ -279,10 +280,12 @@ class TrafficGenerator:
         max_batch: int = 400,
         prewarm_users: int = 0,
         hold: Callable[[], AbstractContextManager[object]] = nullcontext,
+        event_sink: EventSink | None = None,
     ) -> None:
         """`hold`: entered while the generator serves a batch; a drill passes its clock's `working`, so
         simulated time does not pass while this machine computes the requests (none is dropped for a slow
-        host, and the alarms see the same datapoints however loaded it is)."""
+        host, and the alarms see the same datapoints however loaded it is). `event_sink` receives each
+        request's evidence events (flushed by `stop`)."""
         if rate <= 0:
             raise ValueError(f"rate {rate}: must be > 0 requests per simulated second")
         self.client = client
@@ -312,6 +315,7 @@ class TrafficGenerator:
             sleep=lambda _seconds: None,
             timestamp=self._arrival,
             prewarm_users=prewarm_users,
+            event_sink=event_sink,
         )
         self.minutes: dict[int, MinuteStats] = {}
         self.version_changes: list[VersionChange] = []
@@ -363,6 +367,11 @@ class TrafficGenerator:
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
+        if self.recommender.event_sink is not None:
+            try:
+                self.recommender.event_sink.flush()
+            except Exception as exc:  # the drill reports it; the events so far are lost, not the drill
+                self.errors.append(f"event sink flush failed: {exc}")
 
     def _run(self) -> None:
         due = self.clock_time()

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from failsafe.client import FileSource, ToggleClient
 from failsafe.domain.baselines import BASELINES, BaselineName
+from failsafe.domain.queries import QueryName, QueryValues
 from failsafe.domain.toggles import Metadata, ToggleDocument
 from failsafe.recommender.dataset import get_catalog
 from failsafe.recommender.traffic import TrafficGenerator
 from failsafe_tools.drill.scenarios import get_scenario
+from failsafe_tools.evidence.duckdb_engine import DuckDbEvidence
+from failsafe_tools.evidence.parquet import ParquetEventSink
 
 
 class FakeClock:
@@ -29,7 +33,9 @@ def write(path: Path, baseline: BaselineName, version: int) -> None:
     path.write_text(document.model_dump_json())
 
 
-def generator(tmp_path: Path, clock: FakeClock, published: list[dict[str, Any]]) -> TrafficGenerator:
+def generator(
+    tmp_path: Path, clock: FakeClock, published: list[dict[str, Any]], **kwargs: Any
+) -> TrafficGenerator:
     toggles = tmp_path / "toggles.json"
     write(toggles, BaselineName.NORMAL, 1)
     client = ToggleClient(FileSource(toggles), service="recommender", environment="prod", clock=clock.time)
@@ -46,6 +52,7 @@ def generator(tmp_path: Path, clock: FakeClock, published: list[dict[str, Any]])
         environment="prod",
         users=users,
         rate=2.0,
+        **kwargs,
     )
 
 
@@ -140,3 +147,24 @@ def test_chaos_is_armed_with_the_prod_guard_and_expires(tmp_path: Path) -> None:
     assert config.reason
     assert config.expires_at is not None
     assert 0 < config.expires_at.timestamp() - clock.now <= 4 * 3600
+
+
+def test_the_requests_evidence_events_land_as_parquet_when_the_generator_stops(tmp_path: Path) -> None:
+    # Given a generator with a Parquet event sink, on a clock at t
+    clock = FakeClock()
+    traffic = generator(tmp_path, clock, [], event_sink=ParquetEventSink(tmp_path / "events"))
+    # When it serves 30 requests and stops
+    for n in range(30):
+        traffic.serve_one(arrival=clock.now + n)
+    traffic.stop()
+    # Then the coverage query over the local events counts all 30 at their arrival times
+    queries = Path(__file__).resolve().parents[3] / "infra" / "queries"
+    values = QueryValues(
+        service="recommender",
+        environment="prod",
+        since=datetime.fromtimestamp(clock.now, tz=UTC),
+        until=datetime.fromtimestamp(clock.now + 30, tz=UTC),
+    )
+    (row,) = DuckDbEvidence(tmp_path / "events", queries).run(QueryName.COVERAGE, values)
+    assert row["requests"] == 30
+    assert traffic.errors == []

@@ -173,3 +173,17 @@ def test_chaos_from_the_environment_is_refused_in_prod(
     monkeypatch.setenv("FAILSAFE_ENVIRONMENT", "dev")
     reset()
     assert handler({"user_id": "u1"}, Context())["reason"] == "error"
+
+
+def test_the_template_streams_make_the_lambda_deliver_events_through_firehose() -> None:
+    # Given the stream variables template.yaml sets
+    from failsafe.aws.event_stream import FirehoseEventSink
+    from failsafe.recommender.handler import _event_sink
+
+    env = {"RANKING_EVENTS_STREAM": "ranking-s", "ERROR_EVENTS_STREAM": "error-s", "AWS_REGION": "eu-west-1"}
+    # When the recommender's sink is built from them
+    sink = _event_sink(RecommenderSettings.from_env(env))
+    # Then it is a Firehose sink over both streams; without them no events are recorded
+    assert isinstance(sink, FirehoseEventSink)
+    assert sink._streams == {"ranking_events": "ranking-s", "error_events": "error-s"}
+    assert _event_sink(RecommenderSettings.from_env({})) is None

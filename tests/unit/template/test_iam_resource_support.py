@@ -67,6 +67,7 @@ def _record(logical_id: str, kind: str) -> ResourceRecord:
         ),
         "AWS::Events::Rule": (name, {"Arn": _arn("events", f"rule/{name}")}),
         "AWS::CloudWatch::Alarm": (name, {"Arn": _arn("cloudwatch", f"alarm:{name}")}),
+        "AWS::KinesisFirehose::DeliveryStream": (name, {"Arn": _arn("firehose", f"deliverystream/{name}")}),
         "AWS::KMS::Key": (
             "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
             {"Arn": _arn("kms", "key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")},

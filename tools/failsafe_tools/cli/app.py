@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "failsafe_tools.cli.audit",
     "failsafe_tools.cli.validate",
     "failsafe_tools.cli.report",
+    "failsafe_tools.cli.query",
 )
 USAGE_ERROR = 2
 

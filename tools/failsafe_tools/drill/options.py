@@ -34,6 +34,8 @@ class DrillOptions:
     rate: float = 2.0
     template: Path = Path("template.yaml")
     report_dir: Path = Path(".failsafe/reports")
+    events_dir: Path | None = Path(".failsafe/events")
+    """Where the recommender's evidence events land as Parquet (`failsafe query --events-dir`); None: off."""
     max_simulated_seconds: float = 3 * 3600.0
     refresh_seconds: float = 15.0
     parameters: dict[str, str] = field(default_factory=lambda: {"LogLevel": "WARNING"})

@@ -38,6 +38,7 @@ from failsafe_tools.drill.options import (
     DrillProgress,
 )
 from failsafe_tools.drill.pagerduty import ROUTING_KEY, PagerDutySink
+from failsafe_tools.evidence.parquet import ParquetEventSink
 from failsafe_tools.local import faults
 from failsafe_tools.target import FunctionFailed, Target, from_local_stack
 
@@ -204,6 +205,7 @@ class DrillSession:
             # as the recommender Lambda starts: cache prewarmed with its default number of users
             prewarm_users=RecommenderSettings.from_env().prewarm_users,
             hold=getattr(self.clock, "working", nullcontext),
+            event_sink=ParquetEventSink(self.options.events_dir) if self.options.events_dir else None,
         )
         self.traffic.start()
         self.note("drill:traffic", f"reference-recommender traffic started ({self.options.rate:g} req/s)")

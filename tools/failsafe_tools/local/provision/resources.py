@@ -1262,3 +1262,7 @@ def _metric_filter(ctx: Context, logical_id: str, p: dict[str, Any]) -> Resource
         metricTransformations=transformations,
     )
     return ResourceRecord(logical_id, "AWS::Logs::MetricFilter", name, {})
+
+
+# The evidence resources (Firehose, Glue, Athena) register themselves; imported last, it needs the above.
+from failsafe_tools.local.provision import evidence as _evidence  # noqa: E402, F401
