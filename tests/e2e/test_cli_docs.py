@@ -22,6 +22,7 @@ import typer
 from typer.testing import CliRunner, Result
 
 from failsafe.aws.state_store import StateStore
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
 from failsafe_tools.cli.app import build_app
 from failsafe_tools.drill.runner import fresh_lambda_containers
 from failsafe_tools.local.clock import SpeedClock
@@ -45,6 +46,9 @@ NOT_RUN = {
     "failsafe drill --scenario manual-level-3": "a drill, as above",
     "failsafe drill --scenario flapping": "a drill, as above",
     "failsafe drill --param VerifyWindowSeconds=300": "a drill, as above",
+    "failsafe drill --scenario throttle-start-execution --speed 30": "a fault drill; "
+    "tests/e2e/test_drills.py "
+    "runs every fault drill",
 }
 # Lines that run with one addition, and why.
 ADDED = {
@@ -145,7 +149,7 @@ def test_walk_the_readme_and_the_runbook_on_the_local_stack(
     assert set(NOT_RUN) | set(ADDED) | set(EXITS) <= documented, (
         "a NOT_RUN/ADDED line is no longer in the docs"
     )
-    store = StateStore(stack.client("dynamodb"), stack.outputs["StateTableName"])
+    store = StateStore(stack.client("dynamodb"), stack.outputs["StateTableName"], DEFAULT_PLAN)
     incident = {"id": ""}
 
     def pending() -> bool:

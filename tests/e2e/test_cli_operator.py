@@ -23,6 +23,7 @@ from typer.testing import CliRunner, Result
 
 from failsafe.aws.audit_log import AuditLog
 from failsafe.aws.state_store import StateStore
+from failsafe.domain.plan_defaults import DEFAULT_PLAN
 from failsafe_tools.cli.app import build_app
 from failsafe_tools.drill.runner import fresh_lambda_containers
 from failsafe_tools.local.clock import SpeedClock
@@ -45,7 +46,7 @@ def stack() -> Iterator[LocalStack]:
 
 
 def record(stack: LocalStack) -> Any:
-    return StateStore(stack.client("dynamodb"), stack.outputs["StateTableName"]).get(SCOPE)
+    return StateStore(stack.client("dynamodb"), stack.outputs["StateTableName"], DEFAULT_PLAN).get(SCOPE)
 
 
 def settle(stack: LocalStack) -> None:
