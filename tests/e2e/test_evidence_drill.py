@@ -31,23 +31,24 @@ QUICK_RECOVERY = {
 
 
 def test_a_drill_records_controller_metrics_and_events_the_efficacy_sql_agrees_with(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, built_package: tuple[Path, Path]
 ) -> None:
-    # Given the default drill (handlers in-process), writing its events under tmp_path
+    # Given the default drill (the built package), writing its events under tmp_path
     seen: dict[str, Any] = {}
-    finish = runner._finish
+    finish = runner.finish
 
     def spy(drill: Any, *args: Any, **kwargs: Any) -> Any:
         listed = drill.stack.client("cloudwatch").list_metrics(Namespace=metrics.CONTROLLER_NAMESPACE)
         seen["metrics"] = {m["MetricName"] for m in listed["Metrics"]}
         return finish(drill, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "_finish", spy)
+    monkeypatch.setattr(runner, "finish", spy)
     options = DrillOptions(
         scenario=get_scenario(DEFAULT_SCENARIO),
         speed=DEFAULT_SPEED,
         parameters=dict(QUICK_RECOVERY),
-        template=REPO / "template.yaml",
+        template=built_package[0],
+        lambda_python=built_package[1],
         report_dir=tmp_path / "reports",
         events_dir=tmp_path / "events",
     )
