@@ -166,6 +166,7 @@ class Stage(BaseModel):
     requires_approval: bool = False
     requires_reason: bool = False
     authorized_roles: tuple[str, ...] = Field(..., min_length=1, description="Who may run it by hand.")
+    approver_roles: tuple[str, ...] = Field((), description="Who may approve it (domain/authorization.py).")
     notify: tuple[NotifyChannel, ...] = ()
     degrade_only: bool = Field(False, description="Trims load without rolling back: the scope is DEGRADED.")
     recovery: RecoveryCheck
@@ -174,6 +175,8 @@ class Stage(BaseModel):
     def _overlay_or_action(self) -> Self:
         if (self.overlay is None) == (self.action is None):
             raise ValueError(f"stage {self.name}: give exactly one of overlay or action")
+        if self.requires_approval and not self.approver_roles:
+            raise ValueError(f"stage {self.name}: requires_approval needs approver_roles (who may approve)")
         return self
 
 
@@ -206,6 +209,10 @@ class Plan(BaseModel):
         default_factory=dict, description="Kinds that enter at a fixed stage whatever their severity."
     )
     verify: VerifyPolicy
+    break_glass_levels: tuple[Level, ...] = Field(
+        (Level.EMERGENCY,),
+        description="Levels a direct lambda:InvokeFunction (caller unknown) may run, besides dry runs.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -485,7 +492,8 @@ DEFAULT_PLAN_DATA: Mapping[str, Any] = {
             "action": "revert_to_last_known_good",
             "target_seconds": 600,
             "requires_approval": True,
-            "authorized_roles": ["cto"],
+            "authorized_roles": ["engineering_manager", "cto"],
+            "approver_roles": ["cto"],
             "notify": ["slack", "email", "pagerduty"],
             "recovery": {"guardrail_kinds": _TOGGLE_GUARDRAILS, "deadline_seconds": 300},
         },
@@ -510,6 +518,8 @@ DEFAULT_PLAN_DATA: Mapping[str, Any] = {
             },
         },
     ],
+    # A direct lambda:InvokeFunction (sam remote invoke) cannot name its caller: only these levels.
+    "break_glass_levels": ["emergency"],
     "entry_by_severity": {"P2": "stage_1", "P1": "stage_2", "critical": "emergency"},
     "entry_by_kind": {"security": "emergency", "audit": "emergency"},
     # Seed 000: metrics back in the green zone within 15 minutes.

@@ -106,7 +106,8 @@ def test_level_three_reverts_to_the_last_known_good_release_with_cto_approval() 
     assert revert.action is StageAction.REVERT_TO_LAST_KNOWN_GOOD
     assert revert.overlay is None
     assert revert.requires_approval is True
-    assert revert.authorized_roles == ("cto",)
+    assert revert.authorized_roles == ("engineering_manager", "cto")
+    assert revert.approver_roles == ("cto",)
 
 
 def test_emergency_needs_no_approval_but_a_reason() -> None:
