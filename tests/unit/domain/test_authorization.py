@@ -1,10 +1,16 @@
-"""Seed 004's authorization matrix (domain/authorization.py) and principal normalisation (domain/principal.py)."""
+"""Seed 004's authorization matrix (domain/authorization.py) and principal normalisation."""
 
 from __future__ import annotations
 
 import pytest
 
-from failsafe.domain.authorization import AuthorizationError, Caller, check_approval, check_request, parse_roles
+from failsafe.domain.authorization import (
+    AuthorizationError,
+    Caller,
+    check_approval,
+    check_request,
+    parse_roles,
+)
 from failsafe.domain.plans import DEFAULT_PLAN, Level
 from failsafe.domain.principal import PrincipalError, parse_principal
 
@@ -73,7 +79,7 @@ def test_the_matrix_of_seed_004() -> None:
     # on-call: Level 1 and the kill switch, not Level 2 (the refusal names who lacks which role)
     request(on_call, "1")
     request(on_call, "emergency")
-    with pytest.raises(AuthorizationError, match=r"user/alice \(roles: on_call\) lacks the role cto or engin"):
+    with pytest.raises(AuthorizationError, match=r"alice \(roles: on_call\) lacks the role cto or"):
         request(on_call, "2")
     # ... but a dry run of anything
     request(on_call, "3", dry_run=True)
