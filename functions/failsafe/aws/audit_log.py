@@ -40,7 +40,7 @@ class AuditEvent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     action: str = Field(..., min_length=1, max_length=64)
-    actor: str = Field(..., min_length=1, max_length=128)
+    actor: str = Field(..., min_length=1, max_length=512)
     reason: str = Field("", max_length=2048)
     scope_key: str | None = None
     incident_id: str | None = None

@@ -22,6 +22,7 @@ from failsafe.aws.audit_log import AuditEvent
 from failsafe.aws.executions import ApprovalTokenError
 from failsafe.aws.state_store import PendingApproval, ScopeRecord
 from failsafe.controller.runtime import Runtime
+from failsafe.domain.authorization import AuthorizationError, Caller, check_approval
 
 SUPERSEDED_ERROR = "Superseded"
 
@@ -144,7 +145,7 @@ class ApprovalRequest(BaseModel):
 
     incident_id: str = Field(..., min_length=1, max_length=80)
     decision: Literal["approve", "reject"]
-    approver: str = Field(..., min_length=1, max_length=128)
+    approver: str = Field(..., min_length=1, max_length=512)
     reason: str = Field(..., min_length=1, max_length=1024)
 
 
@@ -157,7 +158,8 @@ class ApprovalResult(BaseModel):
     stage: str
 
 
-def decide(rt: Runtime, request: ApprovalRequest) -> ApprovalResult:
+def decide(rt: Runtime, request: ApprovalRequest, caller: Caller) -> ApprovalResult:
+    """`request` by `caller` (its `approver` is `caller.name`, set by the handler, never by the body)."""
     pointer = rt.state.find_incident(request.incident_id)
     if pointer is None:
         raise ApprovalError(f"incident {request.incident_id}: no such incident")
@@ -165,11 +167,35 @@ def decide(rt: Runtime, request: ApprovalRequest) -> ApprovalResult:
     pending = record.pending_approval if record is not None else None
     if record is None or record.incident_id != request.incident_id or pending is None:
         raise ApprovalError(f"incident {request.incident_id}: nothing is waiting for approval")
-    if request.decision == "approve" and request.approver in barred_approvers(record, record.requested_by):
-        raise ApprovalError(
-            f"incident {request.incident_id}: {request.approver} requested this stage and cannot approve it; "
-            "ask another approver"
+    stage = rt.plan.stage(pending.stage)
+    try:
+        check_approval(
+            caller,
+            incident_id=request.incident_id,
+            stage=pending.stage,
+            decision=request.decision,
+            approver_roles=stage.approver_roles or stage.authorized_roles,
+            requesters=barred_approvers(record, record.requested_by),
         )
+    except AuthorizationError as exc:
+        rt.record(
+            AuditEvent(
+                action="approval:refused",
+                actor=caller.name,
+                reason=str(exc),
+                scope_key=record.scope_key,
+                incident_id=request.incident_id,
+                details={
+                    "stage": pending.stage,
+                    "decision": request.decision,
+                    "requested_by": pending.requested_by,
+                    "via": caller.via,
+                    "roles_held": sorted(caller.roles),
+                    "roles_needed": sorted(stage.approver_roles or stage.authorized_roles),
+                },
+            )
+        )
+        raise
     now = rt.now()
     if now >= pending.expires_at:
         raise ApprovalExpiredError(

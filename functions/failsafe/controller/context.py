@@ -31,7 +31,7 @@ class IncidentInput(BaseModel):
     scope: str = Field(..., min_length=1)
     source: Literal["alarm", "manual"]
     entry_stage: str
-    requested_by: str = Field(..., min_length=1, max_length=128)
+    requested_by: str = Field(..., min_length=1, max_length=512)
     reason: str = Field("", max_length=1024)
     trigger: TriggerInfo | None = None
 

@@ -31,6 +31,7 @@ from failsafe.controller.context import ExecutionContext, IncidentInput, Trigger
 from failsafe.controller.execution_start import resume_input, start_claimed
 from failsafe.controller.planning import plan_output
 from failsafe.controller.runtime import Runtime
+from failsafe.domain.authorization import AuthorizationError, Caller, check_request
 from failsafe.domain.diff import blast_radius, diff_documents
 from failsafe.domain.lifecycle import EventKind, IllegalTransitionError
 from failsafe.domain.plans import Level, PlanError, Stage, apply_to_document, restore_document
@@ -57,7 +58,7 @@ class ManualRequest(BaseModel):
     level: Level | None = None
     scope: str = Field(..., min_length=1, max_length=MAX_SCOPE_KEY_LENGTH)
     reason: str = Field(..., min_length=1, max_length=1024)
-    requested_by: str = Field(..., min_length=1, max_length=128)
+    requested_by: str = Field(..., min_length=1, max_length=512)
     dry_run: bool = False
     immediate: bool = False
     # A manual level holds until an operator recovers it; with auto_restore the controller verifies
@@ -97,7 +98,8 @@ def parse_request(event: Any) -> ManualRequest:
     return request
 
 
-def handle(rt: Runtime, request: ManualRequest) -> dict[str, Any]:
+def handle(rt: Runtime, request: ManualRequest, caller: Caller) -> dict[str, Any]:
+    """`request` by `caller` (its `requested_by` is `caller.name`, set by the handler, never by the body)."""
     scope = Scope.parse(request.scope)
     owned = (rt.settings.service, rt.settings.environment)
     if (scope.service, scope.environment) != owned:
@@ -116,6 +118,7 @@ def handle(rt: Runtime, request: ManualRequest) -> dict[str, Any]:
             )
         )
         raise ForeignScopeError(reason)
+    authorize(rt, request, caller, scope)
     if request.action == "recover":
         return recover(rt, request, scope)
     assert request.level is not None
@@ -123,6 +126,60 @@ def handle(rt: Runtime, request: ManualRequest) -> dict[str, Any]:
     if request.dry_run:
         return dry_run(rt, request, scope, final)
     return start(rt, request, scope, final)
+
+
+def authorize(rt: Runtime, request: ManualRequest, caller: Caller, scope: Scope) -> None:
+    """The plan's matrix (domain/authorization.py) for this request; a refusal is audited and raised."""
+    stage: Stage | None = None
+    if request.level is not None:
+        stage = rt.plan.final_stage_of(request.level)
+    elif request.action == "recover":
+        record = rt.state.get(scope.key)
+        in_force = record.lifecycle.stage or record.lifecycle.applied_stage if record else None
+        stage = rt.plan.stage(in_force) if in_force else None
+    roles = (
+        stage.authorized_roles
+        if stage is not None
+        else tuple(sorted({r for s in rt.plan.stages for r in s.authorized_roles}))
+    )
+    try:
+        check_request(
+            caller,
+            action=request.action,
+            level=request.level.value if request.level is not None else None,
+            stage_name=stage.name if stage is not None else None,
+            authorized_roles=roles,
+            break_glass_levels=[lvl.value for lvl in rt.plan.break_glass_levels],
+            dry_run=request.dry_run,
+        )
+    except AuthorizationError as exc:
+        rt.record(
+            AuditEvent(
+                action="request:refused",
+                actor=caller.name,
+                reason=str(exc),
+                scope_key=scope.key,
+                details={
+                    "action": request.action,
+                    "level": request.level,
+                    "why": request.reason,
+                    "via": caller.via,
+                    "roles_held": sorted(caller.roles),
+                    "roles_needed": sorted(roles),
+                },
+            )
+        )
+        raise
+    if caller.is_break_glass and not request.dry_run:
+        rt.record(
+            AuditEvent(
+                action="request:break_glass",
+                actor=caller.name,
+                reason="direct lambda:InvokeFunction: the caller is recorded by CloudTrail, not here",
+                scope_key=scope.key,
+                details={"action": request.action, "level": request.level, "why": request.reason},
+            )
+        )
 
 
 def _last_overlay(rt: Runtime, final: Stage) -> str | None:
@@ -168,7 +225,7 @@ def dry_run(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> 
         if s.action is not None
     ]
     approvals = [
-        {"stage": s.name, "approver": "anyone but " + request.requested_by, "roles": list(s.authorized_roles)}
+        {"stage": s.name, "approver": "anyone but " + request.requested_by, "roles": list(s.approver_roles)}
         for s in path
         if s.requires_approval
     ]
@@ -183,6 +240,8 @@ def dry_run(rt: Runtime, request: ManualRequest, scope: Scope, final: Stage) -> 
         "toggle_diff": [d.model_dump(mode="json") for d in diff_documents(document, after)],
         "deployment_plan": steps,
         "approvals_needed": approvals,
+        "may_run": list(final.authorized_roles),
+        "break_glass_may_run": final.level in rt.plan.break_glass_levels,
         "blast_radius": {
             **radius.model_dump(mode="json"),
             "environment_fallback_share": radius.environment_fallback_share,
@@ -423,6 +482,7 @@ def recover(rt: Runtime, request: ManualRequest, scope: Scope) -> dict[str, Any]
         "incident_id": incident_id,
         "state": stored.state,
         "override": True,
+        "requested_by": request.requested_by,
         "stopped_execution": current.execution_arn,
         "deployment": deployment,
         "notification": notification.model_dump(mode="json"),

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from failsafe.aws.alarm_states import AlarmStateReader
     from failsafe.aws.appconfig_deployer import AppConfigDeployer
     from failsafe.aws.executions import Executions
+    from failsafe.aws.identity import RoleReader
     from failsafe.aws.notifier import Notifier
     from failsafe.aws.pagerduty import PagerDutyClient
     from failsafe.aws.releases import ReleaseManager
@@ -90,6 +91,12 @@ class Runtime:
 
     def record(self, event: AuditEvent) -> None:
         self.audit.append(event, at=self.now())
+
+    @cached_property
+    def roles(self) -> RoleReader:
+        from failsafe.aws.identity import RoleReader
+
+        return RoleReader(self.client("iam"))
 
     @cached_property
     def executions(self) -> Executions:

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from failsafe_tools.cli.output import console, fail, friendly_errors
-from failsafe_tools.cli.rollback import AsOpt, ReasonOpt, open_target, operator, require_reason, target_args
+from failsafe_tools.cli.rollback import ReasonOpt, open_target, require_reason, target_args
 from failsafe_tools.cli.target import RegionOpt, StackOpt, StateFileOpt, TargetOpt, TemplateOpt
 from failsafe_tools.local.server import DEFAULT_STATE_FILE
 
@@ -28,7 +28,6 @@ def approve_command(
     *,
     incident: IncidentArg,
     reason: ReasonOpt = None,
-    approver: AsOpt = None,
     target: TargetOpt = "local",
     stack: StackOpt = None,
     region: RegionOpt = None,
@@ -36,12 +35,10 @@ def approve_command(
     template: TemplateOpt = Path("template.yaml"),
 ) -> None:
     """Approve the stage an incident waits on (you cannot approve your own request)."""
-    who = operator(approver)
     decide(
         incident,
         "approve",
-        reason.strip() if reason and reason.strip() else f"approved by {who}",
-        who,
+        reason.strip() if reason and reason.strip() else "approved",
         target_args(target, stack, region, state_file, template),
     )
 
@@ -50,7 +47,6 @@ def reject_command(
     *,
     incident: IncidentArg,
     reason: ReasonOpt = None,
-    approver: AsOpt = None,
     target: TargetOpt = "local",
     stack: StackOpt = None,
     region: RegionOpt = None,
@@ -58,25 +54,23 @@ def reject_command(
     template: TemplateOpt = Path("template.yaml"),
 ) -> None:
     """Reject the stage an incident waits on; the controller stays at the stage already in force."""
-    who = operator(approver)
     decide(
         incident,
         "reject",
         require_reason(reason, "a rejection"),
-        who,
         target_args(target, stack, region, state_file, template),
     )
 
 
-def decide(incident: str, decision: str, reason: str, who: str, args: dict[str, object]) -> None:
+def decide(incident: str, decision: str, reason: str, args: dict[str, object]) -> None:
     if not incident.strip():
         fail("INCIDENT", "give the incident id shown by `failsafe status`")
     with friendly_errors():
         resolved = open_target(dict(args))
         try:
-            result = resolved.invoke(
-                "ApprovalCallbackFunctionName",
-                {"incident_id": incident.strip(), "decision": decision, "approver": who, "reason": reason},
+            result = resolved.call(
+                "ApprovalCallbackUrl",
+                {"incident_id": incident.strip(), "decision": decision, "reason": reason},
             )
         finally:
             resolved.close()

@@ -15,12 +15,10 @@ from failsafe.domain.plans import Level
 from failsafe_tools.cli.recover import run_recover
 from failsafe_tools.cli.rollback import (
     DEFAULT_SCOPE,
-    AsOpt,
     AutoRestoreOpt,
     ReasonOpt,
     WatchTimeoutOpt,
     YesOpt,
-    operator,
     require_reason,
     run_level,
     target_args,
@@ -42,7 +40,6 @@ def kill_switch_command(
     yes: YesOpt = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; change nothing.")] = False,
     auto_restore: AutoRestoreOpt = False,
-    requested_by: AsOpt = None,
     watch_timeout: WatchTimeoutOpt = 900.0,
     target: TargetOpt = "local",
     stack: StackOpt = None,
@@ -65,7 +62,6 @@ def kill_switch_command(
         fail("kill-switch off --auto-restore", "--auto-restore belongs to `kill-switch on`; drop it here")
     chosen_scope = parse_scope(scope)
     why = require_reason(reason, f"kill-switch {choice}")
-    who = operator(requested_by)
     args = target_args(target, stack, region, state_file, template)
     if choice == "on":
         request = {
@@ -73,9 +69,8 @@ def kill_switch_command(
             "level": Level.EMERGENCY.value,
             "scope": chosen_scope.key,
             "reason": why,
-            "requested_by": who,
             "auto_restore": auto_restore,
         }
         run_level(request, dry_run=dry_run, yes=yes, watch_timeout=watch_timeout, target_args=args)
         return
-    run_recover(chosen_scope.key, why, who, immediate=True, dry_run=dry_run, yes=yes, args=args)
+    run_recover(chosen_scope.key, why, immediate=True, dry_run=dry_run, yes=yes, args=args)

@@ -15,11 +15,9 @@ import typer
 from failsafe_tools.cli.output import abort, console, friendly_errors
 from failsafe_tools.cli.rollback import (
     DEFAULT_SCOPE,
-    AsOpt,
     ReasonOpt,
     YesOpt,
     open_target,
-    operator,
     require_reason,
     target_args,
 )
@@ -41,7 +39,6 @@ def recover_command(
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be restored.")] = False,
     yes: YesOpt = False,
-    requested_by: AsOpt = None,
     target: TargetOpt = "local",
     stack: StackOpt = None,
     region: RegionOpt = None,
@@ -51,11 +48,9 @@ def recover_command(
     """Manual override: end the scope's incident and restore its pre-incident toggles (audited)."""
     chosen = parse_scope(scope)
     why = require_reason(reason, "a manual recover")
-    who = operator(requested_by)
     run_recover(
         chosen.key,
         why,
-        who,
         immediate=immediate,
         dry_run=dry_run,
         yes=yes,
@@ -64,13 +59,12 @@ def recover_command(
 
 
 def run_recover(
-    scope: str, reason: str, who: str, *, immediate: bool, dry_run: bool, yes: bool, args: dict[str, Any]
+    scope: str, reason: str, *, immediate: bool, dry_run: bool, yes: bool, args: dict[str, Any]
 ) -> None:
     request = {
         "action": "recover",
         "scope": scope,
         "reason": reason,
-        "requested_by": who,
         "immediate": immediate,
     }
     out = console()
@@ -78,7 +72,7 @@ def run_recover(
         resolved = open_target(args)
         try:
             check_scope_in_stack(parse_scope(scope), resolved)
-            preview = resolved.invoke("ManualRollbackFunctionName", {**request, "dry_run": True})
+            preview = resolved.call("ManualRollbackUrl", {**request, "dry_run": True})
             out.print(f"[bold]recover[/] {scope}: ends incident {preview.get('incident_id')}")
             for scope_diff in preview.get("toggle_diff", []):
                 for change in scope_diff.get("changes", []):
@@ -95,12 +89,12 @@ def run_recover(
                 f"Return {scope} to NORMAL on {resolved.description}?", default=False
             ):
                 abort("not confirmed; nothing was changed")
-            result = resolved.invoke("ManualRollbackFunctionName", request)
+            result = resolved.call("ManualRollbackUrl", request)
         finally:
             resolved.close()
     deployment = result.get("deployment") or {}
     out.print(
-        f"[green]{scope} is {result.get('state')}[/] (manual override by {who}); incident "
-        f"{result.get('incident_id')} closed"
+        f"[green]{scope} is {result.get('state')}[/] (manual override by {result.get('requested_by')}); "
+        f"incident {result.get('incident_id')} closed"
         + (f"; restoring config version {deployment.get('config_version')}" if deployment else "")
     )

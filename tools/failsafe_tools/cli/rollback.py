@@ -8,9 +8,7 @@ Ctrl-C stops the watching; the rollback goes on and `failsafe status` follows it
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -45,9 +43,6 @@ def _pause(seconds: float) -> None:
 DEFAULT_SCOPE = "recommender/prod"
 
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why (recorded in the audit log; required).")]
-AsOpt = Annotated[
-    str | None, typer.Option("--as", help="Who you are (default: $FAILSAFE_OPERATOR or your login name).")
-]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (scripts).")]
 AutoRestoreOpt = Annotated[
     bool,
@@ -65,13 +60,6 @@ WatchTimeoutOpt = Annotated[
 
 def register(app: typer.Typer) -> None:
     app.command("rollback")(rollback_command)
-
-
-def operator(name: str | None) -> str:
-    chosen = name or os.environ.get("FAILSAFE_OPERATOR") or getpass.getuser()
-    if not chosen.strip():
-        fail("--as", "give your name so the audit log records who acted (or set FAILSAFE_OPERATOR)")
-    return chosen.strip()
 
 
 def require_reason(reason: str | None, what: str) -> str:
@@ -97,7 +85,6 @@ def rollback_command(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; change nothing.")] = False,
     auto_restore: AutoRestoreOpt = False,
     yes: YesOpt = False,
-    requested_by: AsOpt = None,
     watch_timeout: WatchTimeoutOpt = 900.0,
     target: TargetOpt = "local",
     stack: StackOpt = None,
@@ -109,13 +96,11 @@ def rollback_command(
     chosen_level = parse_level(level)
     chosen_scope = parse_scope(scope)
     why = require_reason(reason, f"rollback level {chosen_level.value}")
-    who = operator(requested_by)
     request = {
         "action": "rollback",
         "level": chosen_level.value,
         "scope": chosen_scope.key,
         "reason": why,
-        "requested_by": who,
         "auto_restore": auto_restore,
     }
     run_level(
@@ -158,7 +143,7 @@ def run_level(
         resolved = open_target(target_args)
         try:
             check_scope_in_stack(parse_scope(request["scope"]), resolved)
-            plan = resolved.invoke("ManualRollbackFunctionName", {**request, "dry_run": True})
+            plan = resolved.call("ManualRollbackUrl", {**request, "dry_run": True})
             render_plan(plan, resolved)
             if dry_run:
                 console().print("[dim]dry run: nothing was changed[/]")
@@ -168,7 +153,7 @@ def run_level(
                 default=False,
             ):
                 abort("not confirmed; nothing was changed")
-            result = resolved.invoke("ManualRollbackFunctionName", request)
+            result = resolved.call("ManualRollbackUrl", request)
             incident = result.get("incident_id")
             verb = "joined" if result.get("joined") else "started"
             console().print(
@@ -285,7 +270,7 @@ def watch(target: Target, scope: str, incident_id: str, final_stage: str, timeou
                     out.print(
                         f"  waiting for approval of {pending.stage} (requested by {pending.requested_by}, "
                         f"expires {pending.expires_at:%H:%M:%S}): "
-                        f"failsafe approve {incident_id} --as SOMEONE-ELSE"
+                        f"AWS_PROFILE=<another approver> failsafe approve {incident_id}"
                     )
             applied_stage = record.lifecycle.applied_stage
             if applied_stage in order and order.index(applied_stage) >= order.index(final_stage):

@@ -68,6 +68,9 @@ class Target:
     factory: Callable[[str], Any]
     local_stack: Any = None
     owned: bool = False
+    # The local stack's function URL gateway and demo operators' credentials file (cli/function_url.py).
+    function_urls: str | None = None
+    credentials_file: str | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -95,6 +98,19 @@ class Target:
         self._clients.clear()
 
     # -- Lambda -------------------------------------------------------------------------------------------
+    def call(self, url_key: str, payload: dict[str, Any], *, profile: str | None = None) -> dict[str, Any]:
+        """POST `payload` to the function URL output `url_key`, signed with the caller's AWS credentials
+        (who acts is that principal). An error answer raises `FunctionFailed` with its message."""
+        from failsafe_tools.cli.function_url import CredentialsError, Signer, UrlCallFailed, call
+
+        signer = Signer(self.region, credentials_file=self.credentials_file, profile=profile)
+        try:
+            return call(self.output(url_key), payload, signer=signer, gateway=self.function_urls)
+        except CredentialsError as exc:
+            raise TargetError(str(exc)) from None
+        except UrlCallFailed as exc:
+            raise FunctionFailed(url_key.removesuffix("Url"), exc.error_type, exc.message) from None
+
     def invoke(self, output_key: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Invoke the stack's function named by `output_key` synchronously and return its JSON result.
 
@@ -146,6 +162,7 @@ def from_local_stack(
         factory=stack.client,
         local_stack=stack,
         owned=owned,
+        function_urls=stack.function_urls.url if stack.function_urls is not None else None,
     )
 
 
@@ -215,6 +232,8 @@ def _server(state: Any) -> Target:
         region=region,
         outputs=dict(state.outputs),
         factory=factory,
+        function_urls=state.function_urls,
+        credentials_file=state.credentials_file,
     )
 
 

@@ -490,11 +490,10 @@ def time_levels(
             "action": "rollback",
             "level": level.value,
             "scope": scope.key,
-            "requested_by": "failsafe-validate",
             "reason": f"failsafe validate --timing: level {level.value} in the shadow scope",
         }
         try:
-            result = target.invoke("ManualRollbackFunctionName", request)
+            result = target.call("ManualRollbackUrl", request)
         except FunctionFailed as exc:
             checks.append(
                 Check(group="timing", name=f"level {level.value}", status="fail", detail=exc.message)
@@ -503,8 +502,8 @@ def time_levels(
         incident = str(result.get("incident_id"))
         timing = wait_for_level(partial(audit.entries, incident_id=incident), stage.name)
         try:
-            target.invoke(
-                "ManualRollbackFunctionName",
+            target.call(
+                "ManualRollbackUrl",
                 {
                     **request,
                     "action": "recover",

@@ -18,6 +18,7 @@ event one of those sources recorded.
 from __future__ import annotations
 
 import contextlib
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -58,6 +59,7 @@ from failsafe_tools.drill.scorecard import (
     score,
 )
 from failsafe_tools.drill.traffic import TrafficGenerator
+from failsafe_tools.local.iam_auth import create_operators, write_credentials
 
 DEFAULT_SPEED = 75.0
 """Simulated seconds per wall second. A whole incident (10-minute trigger, 15-minute verify window, gradual
@@ -65,9 +67,11 @@ restore) is about 45 simulated minutes, so the default drill ends within a minut
 riskier on a small machine: the local Lambda runtime times handlers out on the simulated clock, so at 90x
 a 30 s Timeout is a third of a wall second of a busy CPU."""
 
-OPERATOR = "drill-operator"
+# The drill's operators are the local stack's demo operators (local/iam_auth.py): every manual level and
+# approval is a SigV4-signed call to the function URLs with their keys, as an operator's `failsafe` makes.
+OPERATOR = "erin"  # engineering manager: may run every level
 RELEASE_ALIAS = "live"
-APPROVER = "drill-approver"
+APPROVER = "carol"  # CTO: approves Level 3's revert
 
 
 class DrillError(RuntimeError):
@@ -130,6 +134,12 @@ class _Drill:
         self.stack = stack
         self.clock = stack.clock
         self.target: Target = from_local_stack(stack)
+        self._credentials = tempfile.TemporaryDirectory(prefix="failsafe-drill-")
+        self.target.credentials_file = str(
+            write_credentials(
+                create_operators(stack.client("iam")), Path(self._credentials.name) / "credentials"
+            )
+        )
         self.outputs = stack.outputs
         self.scope = Scope(service=self.outputs["ServiceName"], environment=self.outputs["EnvironmentName"])
         self.prefix = self.outputs["AlarmNamePrefix"]
@@ -322,14 +332,14 @@ class _Drill:
                 f"{OPERATOR} runs level {s.manual_level.value} on {self.scope.key}",
                 who=OPERATOR,
             )
-            result = self.target.invoke(
-                "ManualRollbackFunctionName",
-                {
+            result = self.target.call(
+                "ManualRollbackUrl",
+                profile=OPERATOR,
+                payload={
                     "action": "rollback",
                     "level": s.manual_level.value,
                     "scope": self.scope.key,
                     "reason": f"failsafe drill {s.name}",
-                    "requested_by": OPERATOR,
                     # The drill rehearses the whole loop, restore included: the operator asks for it (a
                     # manual level otherwise holds until someone runs `failsafe recover`).
                     "auto_restore": True,
@@ -386,12 +396,12 @@ class _Drill:
         ):
             return
         try:
-            self.target.invoke(
-                "ApprovalCallbackFunctionName",
-                {
+            self.target.call(
+                "ApprovalCallbackUrl",
+                profile=APPROVER,
+                payload={
                     "incident_id": record.incident_id,
                     "decision": "approve",
-                    "approver": APPROVER,
                     "reason": f"failsafe drill {self.scenario.name}: approved by a second operator",
                 },
             )

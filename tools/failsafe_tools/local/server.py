@@ -73,6 +73,9 @@ class ServerState:
     outputs: dict[str, str] = field(default_factory=dict)
     stack: dict[str, Any] = field(default_factory=dict)
     resources: list[dict[str, str]] = field(default_factory=list)
+    # The AWS_IAM function URL gateway and the demo operators' profiles (local/iam_auth.py).
+    function_urls: str | None = None
+    credentials_file: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -211,6 +214,11 @@ def serve(
             progress=progress,
         )
         assert stack.endpoint_url is not None
+        from failsafe_tools.local.iam_auth import create_operators, write_credentials
+
+        credentials = write_credentials(
+            create_operators(stack.client("iam")), state_file.parent / "credentials", region=stack.region
+        )
         state = ServerState(
             pid=os.getpid(),
             endpoint=stack.endpoint_url,
@@ -223,6 +231,8 @@ def serve(
             outputs=dict(stack.outputs),
             stack=stack.provisioned.describe_stack(),
             resources=stack.provisioned.resource_summaries(),
+            function_urls=stack.function_urls.url if stack.function_urls else None,
+            credentials_file=str(credentials.resolve()),
         )
         _write_state(state_file, state)
         if on_ready is not None:

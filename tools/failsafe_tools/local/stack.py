@@ -47,6 +47,7 @@ from failsafe_tools.local import (
     stepfunctions,
 )
 from failsafe_tools.local.clock import Clock, ClockTicker, SpeedClock, set_clock
+from failsafe_tools.local.function_urls import FunctionUrlGateway
 from failsafe_tools.local.lambda_sandbox import PackageRuntime
 from failsafe_tools.local.provision import (
     DEFAULT_ACCOUNT,
@@ -147,6 +148,7 @@ class LocalStack:
         self._uninstall: list[Callable[[], None]] = []
         self._stopped = False
         self.pagerduty: PagerDutySink | None = None
+        self.function_urls: FunctionUrlGateway | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------------------------
     @classmethod
@@ -271,6 +273,11 @@ class LocalStack:
             ensure_managed_policy=lambda arn: ensure_aws_managed_policy(arn, self.account_id),
         )
         cloudformation.register(self.stack, path.read_text(encoding="utf-8"))
+        # The AWS_IAM function URLs (ManualRollback, ApprovalCallback), SigV4-checked against local IAM.
+        self.function_urls = FunctionUrlGateway(
+            account_id=self.account_id, region=self.region, lambda_client=lambda: self.client("lambda")
+        )
+        self.function_urls.start()
         if agent:
             self._agent = appconfig.start_agent(
                 port=agent_port, region=self.region, account_id=self.account_id
@@ -290,6 +297,8 @@ class LocalStack:
         lambda_runtime.close_package_runtime()
         if self.pagerduty is not None:
             self.pagerduty.stop()
+        if self.function_urls is not None:
+            self.function_urls.stop()
         if self._server is not None:
             self._server.stop()
         if self.stack is not None:

@@ -358,6 +358,21 @@ def _lambda_permission(ctx: Context, logical_id: str, p: dict[str, Any]) -> Reso
     return ResourceRecord(logical_id, "AWS::Lambda::Permission", logical_id, {})
 
 
+@register("AWS::Lambda::Url", {"TargetFunctionArn", "AuthType", "Cors", "InvokeMode"})
+def _lambda_url(ctx: Context, logical_id: str, p: dict[str, Any]) -> ResourceRecord:
+    """The function URL config; the local stack's gateway (local/function_urls.py) serves it."""
+    out = ctx.c("lambda").create_function_url_config(
+        FunctionName=p["TargetFunctionArn"], AuthType=p["AuthType"], **_pick(p, "Cors", "InvokeMode")
+    )
+    url = out["FunctionUrl"].rstrip("/") + "/"
+    return ResourceRecord(
+        logical_id,
+        "AWS::Lambda::Url",
+        out["FunctionArn"],
+        {"FunctionUrl": url, "FunctionArn": out["FunctionArn"]},
+    )
+
+
 @register(
     "AWS::Lambda::Version", {"FunctionName", "Description", "CodeSha256"}, {"ProvisionedConcurrencyConfig"}
 )
