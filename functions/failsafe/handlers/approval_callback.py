@@ -32,14 +32,14 @@ class ApprovalCallbackEnv(Settings):
 @logger.inject_lambda_context
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     if not _identity.is_function_url_event(event):
-        return _handle(event)
+        return dispatch(event)
     try:
-        return _identity.http_response(200, _handle(event))
+        return _identity.http_response(200, dispatch(event))
     except (approval.ApprovalError, AuthorizationError, _identity.BadRequestError) as exc:
         return _identity.http_error(exc)
 
 
-def _handle(event: Any) -> dict[str, Any]:
+def dispatch(event: Any) -> dict[str, Any]:
     rt = runtime(ApprovalCallbackEnv)
     caller, body = _identity.unwrap(event, rt.roles.roles_of)
     if not isinstance(body, dict):

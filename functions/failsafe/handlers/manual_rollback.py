@@ -35,14 +35,14 @@ class ManualRollbackEnv(Settings):
 @logger.inject_lambda_context
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     if not _identity.is_function_url_event(event):
-        return _handle(event)
+        return dispatch(event)
     try:
-        return _identity.http_response(200, _handle(event))
+        return _identity.http_response(200, dispatch(event))
     except (manual.ManualRequestError, AuthorizationError, _identity.BadRequestError) as exc:
         return _identity.http_error(exc)
 
 
-def _handle(event: Any) -> dict[str, Any]:
+def dispatch(event: Any) -> dict[str, Any]:
     rt = runtime(ManualRollbackEnv)
     caller, body = _identity.unwrap(event, rt.roles.roles_of)
     if not isinstance(body, dict):

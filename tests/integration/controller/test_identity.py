@@ -72,7 +72,7 @@ def operators(controller: Controller, tmp_path_factory: pytest.TempPathFactory) 
         config.write(handle)
     by_name = {p.name: p for p in people}
     by_name["dana"] = Operator("dana", ("cto",), session["AssumedRoleUser"]["Arn"])
-    yield Operators(controller, path, by_name)
+    return Operators(controller, path, by_name)
 
 
 def test_unsigned_and_forged_requests_never_reach_the_function(
@@ -144,7 +144,8 @@ def test_level_3_needs_a_cto_approval_by_another_principal(
     assert "lacks the role cto" in operators.refused("alice", "ApprovalCallbackUrl", decision).message
     # When the break-glass direct invoke approves, Then it is refused: it cannot prove who calls
     answer, failed = controller.invoke("ApprovalCallbackFunctionName", decision)
-    assert failed and "must come from a verified principal" in answer["errorMessage"]
+    assert failed
+    assert "must come from a verified principal" in answer["errorMessage"]
     # When carol, the CTO, approves, Then it goes through under her ARN
     approved = operators.call("carol", "ApprovalCallbackUrl", decision)
     assert approved["decided_by"] == operators.arn("carol")
@@ -175,10 +176,12 @@ def test_break_glass_runs_only_the_kill_switch_and_dry_runs(
     # Given a direct invoke (sam remote invoke), whose caller the function cannot see
     # When it asks for Level 2, Then it is refused
     answer, failed = controller.invoke("ManualRollbackFunctionName", {**LEVEL_3, "level": "2"})
-    assert failed and "direct invoke may run only level emergency and dry runs" in answer["errorMessage"]
+    assert failed
+    assert "direct invoke may run only level emergency and dry runs" in answer["errorMessage"]
     # When it names a requester, Then that is refused as well
     answer, failed = controller.invoke("ManualRollbackFunctionName", sample_event("kill-switch.json"))
-    assert failed and "requested_by" in answer["errorMessage"]
+    assert failed
+    assert "requested_by" in answer["errorMessage"]
     # When it runs a dry run, Then it gets the plan, recorded as break-glass
     event = {**LEVEL_3, "dry_run": True}
     plan, failed = controller.invoke("ManualRollbackFunctionName", event)

@@ -279,6 +279,11 @@ def world(monkeypatch: pytest.MonkeyPatch, clock: ManualClock, pagerduty: PagerD
         )["ARN"]
         shared_client("s3", REGION).create_bucket(Bucket="reports")
         iam = shared_client("iam", REGION)
+        for operator in ("alice", "bob", "carol", "dave"):
+            iam.create_user(
+                UserName=operator,
+                Tags=[{"Key": "failsafe-roles", "Value": "on_call engineering_manager cto"}],
+            )
         role = iam.create_role(
             RoleName="sfn",
             AssumeRolePolicyDocument=json.dumps(

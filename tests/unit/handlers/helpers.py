@@ -118,3 +118,33 @@ def world_deployer(world: World) -> AppConfigDeployer:
         ),
         clock=world.clock,
     )
+
+
+ACCOUNT = "123456789012"
+# The world's operators (IAM users tagged with every failsafe role: these tests are about the controller;
+# the authorization matrix has its own tests in tests/unit/domain and tests/integration/controller).
+OPERATORS = ("alice", "bob", "carol", "dave")
+
+
+def principal_arn(who: str) -> str:
+    """The ARN of the world's IAM user `who` (`alice` or `alice@example.com`); an ARN is kept."""
+    return who if who.startswith("arn:") else f"arn:aws:iam::{ACCOUNT}:user/{who.split('@', 1)[0]}"
+
+
+def signed(event: dict[str, Any], who: str | None = None, *, default: str = "alice") -> dict[str, Any]:
+    """`event` as the function URL event Lambda builds for a request signed by IAM user `who` (a name in
+    the body's legacy `requested_by`/`approver`, else `default`): the verified caller is in
+    `requestContext.authorizer.iam`, the body carries no identity."""
+    body = dict(event)
+    named = body.pop("requested_by", None) or body.pop("approver", None)
+    user = principal_arn(who or named or default)
+    return {
+        "version": "2.0",
+        "rawPath": "/",
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+        "requestContext": {
+            "http": {"method": "POST", "path": "/"},
+            "authorizer": {"iam": {"userArn": user, "accountId": ACCOUNT}},
+        },
+    }

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from tests.unit.handlers.conftest import FakeContext, World, load_event
+from tests.unit.handlers.conftest import World, load_event
 from tests.unit.handlers.helpers import (
     audit_actions,
     current_document,
@@ -16,6 +16,8 @@ from tests.unit.handlers.helpers import (
     ingest,
     notify_event,
     plan,
+    principal_arn,
+    signed,
     state_record,
     task,
 )
@@ -312,9 +314,15 @@ def test_health_check_ends_when_the_incident_was_closed_by_hand(world: World) ->
     # Given stage 1 in force
     state = _rolled_back(world)
     # When the operator recovers the scope by hand
-    manual_rollback.handler(
-        {"action": "recover", "scope": SCOPE, "reason": "fixed", "requested_by": "alice@example.com"},
-        FakeContext(),
+    manual_rollback.dispatch(
+        signed(
+            {
+                "action": "recover",
+                "scope": SCOPE,
+                "reason": "fixed",
+                "requested_by": principal_arn("alice"),
+            }
+        )
     )
     # Then the running execution's next health check ends it
     assert health(state)["status"] == "ENDED"

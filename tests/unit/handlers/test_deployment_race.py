@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.unit.handlers.conftest import FakeContext, World
+from tests.unit.handlers.conftest import World
 from tests.unit.handlers.helpers import (
     audit_actions,
     current_document,
@@ -13,6 +13,8 @@ from tests.unit.handlers.helpers import (
     execution_input,
     health,
     plan,
+    principal_arn,
+    signed,
     task,
     world_deployer,
 )
@@ -28,10 +30,10 @@ def _manual_level_2(scope: str, *, auto_restore: bool = False) -> dict[str, Any]
         "level": "2",
         "scope": scope,
         "reason": "regional drill",
-        "requested_by": "alice@example.com",
+        "requested_by": principal_arn("alice"),
         "auto_restore": auto_restore,
     }
-    response: dict[str, Any] = manual_rollback.handler(request, FakeContext())
+    response: dict[str, Any] = manual_rollback.dispatch(signed(request))
     return response
 
 

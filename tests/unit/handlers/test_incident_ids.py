@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.unit.handlers.conftest import FakeContext, World, load_event
-from tests.unit.handlers.helpers import execution_input, executions, state_record
+from tests.unit.handlers.conftest import World, load_event
+from tests.unit.handlers.helpers import execution_input, executions, principal_arn, signed, state_record
 
 from failsafe.aws.executions import ExecutionNameTakenError, Executions
 from failsafe.controller.common import incident_id_for
@@ -21,7 +21,7 @@ EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
 def invoke(event: Any) -> dict[str, Any]:
-    result: dict[str, Any] = manual_rollback.handler(event, FakeContext())
+    result: dict[str, Any] = manual_rollback.dispatch(signed(event))
     return result
 
 
@@ -66,7 +66,7 @@ def _payload(incident_id: str, **changes: Any) -> dict[str, Any]:
         "scope": "recommender/prod",
         "source": "manual",
         "entry_stage": "stage_1",
-        "requested_by": "alice@example.com",
+        "requested_by": principal_arn("alice"),
         "reason": "coverage dropped",
     }
     return {**base, **changes}
@@ -88,9 +88,14 @@ def test_an_existing_execution_is_ours_only_if_its_input_names_this_incident(wor
     with pytest.raises(ExecutionNameTakenError) as error:
         adapter.start(
             "man-x",
-            _payload("man-x", entry_stage="emergency", requested_by="bob@example.com", reason="PII leak"),
+            _payload(
+                "man-x",
+                entry_stage="emergency",
+                requested_by=principal_arn("bob"),
+                reason="PII leak",
+            ),
         )
     # Then it is not joined to it: the error names the execution and what its input says
     assert arn in str(error.value)
-    assert "alice@example.com" in str(error.value)
+    assert principal_arn("alice") in str(error.value)
     assert len(executions(world)) == 1

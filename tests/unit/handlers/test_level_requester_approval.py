@@ -6,10 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.unit.handlers.conftest import FakeContext, World, load_event
-from tests.unit.handlers.helpers import RecordingExecutions, execution_input, ingest, plan, state_record, task
+from tests.unit.handlers.conftest import World, load_event
+from tests.unit.handlers.helpers import (
+    RecordingExecutions,
+    execution_input,
+    ingest,
+    plan,
+    principal_arn,
+    signed,
+    state_record,
+    task,
+)
 
-from failsafe.controller.approval import ApprovalError
+from failsafe.domain.authorization import AuthorizationError
 from failsafe.handlers import approval_callback, manual_rollback, notify
 from failsafe.handlers._common import runtime
 from failsafe.handlers.approval_callback import ApprovalCallbackEnv
@@ -19,7 +28,7 @@ def _alice_joins_an_alarm_incident_at_level_3(world: World) -> tuple[dict[str, A
     started = ingest(load_event("alarm-coverage-p1.json"))
     state = execution_input(world, started["incident_id"])
     assert state["requested_by"] == "failsafe:alarm-ingest"
-    joined = manual_rollback.handler(load_event("manual-level-3.json"), FakeContext())  # alice
+    joined = manual_rollback.dispatch(signed(load_event("manual-level-3.json")))  # alice
     assert (joined["joined"], joined["stage"]) == (True, "revert")
     state["plan"] = {**plan(state, "begin"), "next_step": "request_approval", "stage": "revert"}
     task(notify, "request_approval", state, task_token="tok")
@@ -30,7 +39,7 @@ def _alice_joins_an_alarm_incident_at_level_3(world: World) -> tuple[dict[str, A
 
 def _answer(incident_id: str, approver: str) -> dict[str, Any]:
     event = {**load_event("approval.json"), "incident_id": incident_id, "approver": approver}
-    result: dict[str, Any] = approval_callback.handler(event, FakeContext())
+    result: dict[str, Any] = approval_callback.dispatch(signed(event, default="bob"))
     return result
 
 
@@ -40,35 +49,39 @@ def test_operator_who_joined_at_level_3_is_named_and_cannot_approve(world: World
     # Then the record and the approval request name alice, not the alarm ingest
     record = state_record(world, state["scope"])
     assert record is not None
-    assert record["level_requested_by"] == "alice@example.com"
-    assert record["pending_approval"]["requested_by"] == "alice@example.com"
+    assert record["level_requested_by"] == principal_arn("alice")
+    assert record["pending_approval"]["requested_by"] == principal_arn("alice")
     # When alice approves her own Level 3
-    with pytest.raises(ApprovalError, match=r"alice@example.com requested this stage and cannot approve"):
-        _answer(state["incident_id"], "alice@example.com")
+    with pytest.raises(AuthorizationError, match=r"user/alice requested revert and cannot approve"):
+        _answer(state["incident_id"], principal_arn("alice"))
     # Then nothing reached the waiting task and the approval still waits
     assert recorder.calls == []
     record = state_record(world, state["scope"])
     assert record is not None
     assert record["pending_approval"] is not None
     # When bob approves
-    _answer(state["incident_id"], "bob@example.com")
+    _answer(state["incident_id"], principal_arn("bob"))
     # Then the decision is handed to the waiting task and the lifecycle records bob
     [(kind, token, output)] = recorder.calls
-    assert (kind, token, output["decided_by"]) == ("success", "tok", "bob@example.com")
+    assert (kind, token, output["decided_by"]) == ("success", "tok", principal_arn("bob"))
     state["approval"] = output
     plan(state, "approved")
     record = state_record(world, state["scope"])
     assert record is not None
-    assert record["lifecycle"]["approved_by"] == "bob@example.com"
+    assert record["lifecycle"]["approved_by"] == principal_arn("bob")
 
 
 def test_the_approved_step_refuses_the_joiner_too(world: World) -> None:
     # Given alice's Level 3 joined an alarm incident and the revert waits for approval
     state, _ = _alice_joins_an_alarm_incident_at_level_3(world)
     # When an approval by alice reaches the state machine some other way (a forged or replayed token)
-    state["approval"] = {"decided_by": "alice@example.com", "reason": "lgtm", "decision": "approve"}
+    state["approval"] = {
+        "decided_by": principal_arn("alice"),
+        "reason": "lgtm",
+        "decision": "approve",
+    }
     # Then the approved step refuses it and the lifecycle has no approver
-    with pytest.raises(ValueError, match=r"alice@example.com: they requested this stage"):
+    with pytest.raises(ValueError, match=r"user/alice: they requested this stage"):
         plan(state, "approved")
     record = state_record(world, state["scope"])
     assert record is not None
@@ -79,16 +92,16 @@ def test_a_second_operator_joining_the_pending_level_cannot_approve_either(world
     # Given alice's Level 3 joined an alarm incident and the revert waits for approval
     state, recorder = _alice_joins_an_alarm_incident_at_level_3(world)
     # When bob asks for Level 3 too (same stage: the approval keeps waiting)
-    manual_rollback.handler(
-        {**load_event("manual-level-3.json"), "requested_by": "bob@example.com"}, FakeContext()
+    manual_rollback.dispatch(
+        signed({**load_event("manual-level-3.json"), "requested_by": principal_arn("bob")})
     )
     # Then neither alice nor bob can approve it; carol can
-    for requester in ("alice@example.com", "bob@example.com"):
-        with pytest.raises(ApprovalError, match="cannot approve"):
+    for requester in (principal_arn("alice"), principal_arn("bob")):
+        with pytest.raises(AuthorizationError, match="cannot approve"):
             _answer(state["incident_id"], requester)
     assert recorder.calls == []
-    _answer(state["incident_id"], "carol@example.com")
-    assert [c[2]["decided_by"] for c in recorder.calls] == ["carol@example.com"]
+    _answer(state["incident_id"], principal_arn("carol"))
+    assert [c[2]["decided_by"] for c in recorder.calls] == [principal_arn("carol")]
 
 
 def test_a_more_severe_alarm_takes_the_level_over_from_the_joiner(world: World) -> None:

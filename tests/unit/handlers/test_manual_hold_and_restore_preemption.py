@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.unit.handlers.conftest import FakeContext, World, load_event
+from tests.unit.handlers.conftest import World, load_event
 from tests.unit.handlers.helpers import (
     audit_actions,
     current_document,
@@ -13,6 +13,7 @@ from tests.unit.handlers.helpers import (
     health,
     ingest,
     plan,
+    signed,
     state_record,
     task,
 )
@@ -23,7 +24,7 @@ SCOPE = "recommender/prod"
 
 
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = manual_rollback.handler(event, FakeContext())
+    result: dict[str, Any] = manual_rollback.dispatch(signed(event))
     return result
 
 

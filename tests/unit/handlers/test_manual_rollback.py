@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from tests.unit.handlers.helpers import (
     execution_input,
     executions,
     plan,
+    principal_arn,
+    signed,
     state_record,
 )
 
@@ -21,7 +24,7 @@ from failsafe.handlers import manual_rollback
 
 
 def invoke(event: Any) -> dict[str, Any]:
-    result: dict[str, Any] = manual_rollback.handler(event, FakeContext())
+    result: dict[str, Any] = manual_rollback.dispatch(signed(event))
     return result
 
 
@@ -65,7 +68,7 @@ def test_level_3_dry_run_needs_an_approval_by_someone_else(world: World) -> None
     result = invoke(event)
     # Then the revert is in the plan and waits for an approver other than the requester
     assert [a["stage"] for a in result["approvals_needed"]] == ["revert"]
-    assert result["approvals_needed"][0]["approver"] == "anyone but alice@example.com"
+    assert result["approvals_needed"][0]["approver"] == "anyone but arn:aws:iam::123456789012:user/alice"
     assert result["target_seconds"] == 600
     _nothing_changed(world)
 
@@ -90,7 +93,7 @@ def test_levels_claim_the_scope_and_start_an_execution(
     assert (result["stage"], result["state"], result["approvals_needed"]) == (stage, state, approvals)
     record = state_record(world, event["scope"])
     assert record is not None
-    assert record["requested_by"] == "alice@example.com"
+    assert record["requested_by"] == principal_arn("alice")
     [execution] = executions(world)
     assert execution["name"] == result["incident_id"]
     assert execution_input(world, result["incident_id"])["reason"] == event["reason"]
@@ -103,10 +106,6 @@ def test_levels_claim_the_scope_and_start_an_execution(
         (load_event("manual-level-7.json"), "level '7': choose one of 1, 2, 3, emergency"),
         (load_event("manual-missing-reason.json"), "reason is required"),
         ({**load_event("kill-switch.json"), "reason": "   "}, "reason: Value error, must not be blank"),
-        (
-            {k: v for k, v in load_event("manual-level-1.json").items() if k != "requested_by"},
-            "requested_by is required",
-        ),
         ({**load_event("manual-level-1.json"), "scope": "just-a-service"}, "expected 'service/environment"),
         (
             {
@@ -152,10 +151,11 @@ def test_a_scope_of_another_service_or_environment_is_refused_audited_and_counte
     # Given a stack that owns recommender/prod
     # When an operator asks for a level, the kill switch or a recovery of another service's or
     # environment's scope
-    with pytest.raises(ForeignScopeError) as error:
-        invoke({**load_event(event_file), "scope": scope})
-    # Then it is refused with the reason, counted, and audited once; no record, execution or deployment
-    assert refused in str(error.value)
+    answer = manual_rollback.handler(signed({**load_event(event_file), "scope": scope}), FakeContext())
+    # Then it is refused (400) with the reason, counted, and audited once; no record, execution or deployment
+    assert answer["statusCode"] == 400
+    assert json.loads(answer["body"])["error"] == ForeignScopeError.__name__
+    assert refused in json.loads(answer["body"])["message"]
     assert '"ManualRequestsRefused"' in capsys.readouterr().out
     assert audit_actions(world) == ["request:refused"]
     assert world.client("dynamodb").scan(TableName="state")["Items"] == []

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from tests.unit.handlers.conftest import FakeContext, PagerDutyServer, World, load_event
-from tests.unit.handlers.helpers import audit_actions, executions, state_record
+from tests.unit.handlers.conftest import PagerDutyServer, World, load_event
+from tests.unit.handlers.helpers import audit_actions, executions, principal_arn, signed, state_record
 
 from failsafe.aws.executions import Executions
 from failsafe.controller.execution_start import ExecutionNotStartedError
@@ -18,7 +18,7 @@ SCOPE = "recommender/prod"
 
 
 def invoke(event: Any) -> dict[str, Any]:
-    result: dict[str, Any] = manual_rollback.handler(event, FakeContext())
+    result: dict[str, Any] = manual_rollback.dispatch(signed(event))
     return result
 
 
@@ -84,7 +84,13 @@ def test_a_start_that_stays_throttled_pages_and_the_next_request_resumes_it(
     assert "execution:start_failed" in audit_actions(world)
 
     # When a second operator asks for level 2 on the same scope (StartExecution works again)
-    second = invoke({**load_event("manual-level-2.json"), "scope": SCOPE, "requested_by": "bob@example.com"})
+    second = invoke(
+        {
+            **load_event("manual-level-2.json"),
+            "scope": SCOPE,
+            "requested_by": principal_arn("bob"),
+        }
+    )
 
     # Then it does not "join" an execution that does not exist: the claim's execution is started and recorded
     [execution] = executions(world)

@@ -6,13 +6,15 @@ import json
 from typing import Any
 
 import pytest
-from tests.unit.handlers.conftest import FakeContext, World, load_event
+from tests.unit.handlers.conftest import World, load_event
 from tests.unit.handlers.helpers import (
     current_document,
     execution_input,
     ingest,
     notify_event,
     plan,
+    principal_arn,
+    signed,
     state_record,
     task,
 )
@@ -20,7 +22,12 @@ from tests.unit.handlers.helpers import (
 from failsafe.handlers import apply_toggles, manual_rollback
 
 SCOPE = "recommender/prod"
-RECOVER = {"action": "recover", "scope": SCOPE, "reason": "false alarm", "requested_by": "alice@example.com"}
+RECOVER = {
+    "action": "recover",
+    "scope": SCOPE,
+    "reason": "false alarm",
+    "requested_by": principal_arn("alice"),
+}
 
 
 def _audit(world: World) -> list[dict[str, Any]]:
@@ -69,7 +76,7 @@ def test_recover_reattaches_the_monitors_before_the_restore(
     assert world.client("appconfig").get_environment(**_env_ids(world)).get("Monitors", []) == []
 
     # When the operator recovers the scope before the execution's check step re-attached them
-    result = manual_rollback.handler(RECOVER, FakeContext())
+    result = manual_rollback.dispatch(signed(RECOVER))
 
     # Then the monitors are attached again, by the operator, before the restore deployment started
     assert world.client("appconfig").get_environment(**_env_ids(world))["Monitors"] == monitors
@@ -78,7 +85,7 @@ def test_recover_reattaches_the_monitors_before_the_restore(
     actions = [a["action"] for a in audit]
     attached = actions.index("appconfig:monitors_attached")
     assert attached < actions.index("toggles:restore")
-    assert audit[attached]["actor"] == "alice@example.com"
+    assert audit[attached]["actor"] == principal_arn("alice")
     # ... and the guarded restore takes the rollback toggles out
     world.clock.advance(16 * 60)
     assert current_document(world)["overrides"] == []
@@ -90,7 +97,7 @@ def test_recover_resolves_the_page_and_tells_sns(world: World) -> None:
     assert [b["event_action"] for b in world.pagerduty.received] == ["trigger"]
 
     # When the operator recovers the scope by hand
-    result = manual_rollback.handler(RECOVER, FakeContext())
+    result = manual_rollback.dispatch(signed(RECOVER))
 
     # Then PagerDuty gets the resolve for the same incident (dedup key), and SNS the closing message
     trigger, resolve = world.pagerduty.received
@@ -100,7 +107,7 @@ def test_recover_resolves_the_page_and_tells_sns(world: World) -> None:
     assert message["event"] == "manual_override"
     assert message["incident_id"] == state["incident_id"]
     assert message["state_after"] == "NORMAL"
-    assert message["actor"] == "alice@example.com"
+    assert message["actor"] == principal_arn("alice")
     assert result["notification"]["sent"] == ["sns", "pagerduty:resolve"]
     # ... audited like the state machine's Notify task
     sent = [a for a in _audit(world) if a["action"] == "notification:sent"]
@@ -115,7 +122,7 @@ def test_recover_writes_the_incident_report(world: World) -> None:
     state = _rollback_deployed(world)
 
     # When the operator recovers the scope by hand
-    result = manual_rollback.handler(RECOVER, FakeContext())
+    result = manual_rollback.dispatch(signed(RECOVER))
 
     # Then the incident report is written to S3, as the state machine's IncidentReport task does, and audited
     assert result["report"] is not None
@@ -137,7 +144,7 @@ def test_a_failed_report_is_audited_and_the_recover_still_succeeds(
     world.client("s3").delete_bucket(Bucket="reports")
 
     # When the operator recovers the scope by hand
-    result = manual_rollback.handler(RECOVER, FakeContext())
+    result = manual_rollback.dispatch(signed(RECOVER))
 
     # Then the scope is NORMAL, the page resolved, and the report failure is audited with its cause
     assert (result["state"], result["report"]) == ("NORMAL", None)
@@ -166,6 +173,6 @@ def test_recover_while_another_deployment_runs_changes_nothing_and_says_when_to_
     # When the operator recovers the scope by hand
     # Then it is refused with the deployment named and when to retry, and the scope is exactly as it was
     with pytest.raises(ValueError, match=r"is DEPLOYING; .* nothing was changed\. Recover again once"):
-        manual_rollback.handler(RECOVER, FakeContext())
+        manual_rollback.dispatch(signed(RECOVER))
     assert state_record(world, SCOPE) == before
     assert current_document(world)["overrides"]

@@ -9,13 +9,15 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from tests.unit.handlers.conftest import FakeContext, World, load_event
+from tests.unit.handlers.conftest import World, load_event
 from tests.unit.handlers.helpers import (
     audit_actions,
     deploy_until_complete,
     execution_input,
     ingest,
     plan,
+    principal_arn,
+    signed,
     state_record,
     task,
 )
@@ -53,7 +55,7 @@ class Signals:
 
 def _parked_on_revert_approval(world: World) -> dict[str, Any]:
     """Alice's Level 3 with stages 1-3 in force, waiting on the revert approval."""
-    started = manual_rollback.handler(load_event("manual-level-3.json"), FakeContext())
+    started = manual_rollback.dispatch(signed(load_event("manual-level-3.json")))
     state = execution_input(world, started["incident_id"])
     assert plan(state, "begin")["next_step"] == "apply"
     deploy_until_complete(world, state)
@@ -65,9 +67,9 @@ def _parked_on_revert_approval(world: World) -> dict[str, Any]:
     return state
 
 
-def _kill_switch(by: str = "bob@example.com") -> dict[str, Any]:
-    result: dict[str, Any] = manual_rollback.handler(
-        {**load_event("kill-switch.json"), "requested_by": by}, FakeContext()
+def _kill_switch(by: str = principal_arn("bob")) -> dict[str, Any]:
+    result: dict[str, Any] = manual_rollback.dispatch(
+        signed({**load_event("kill-switch.json"), "requested_by": by})
     )
     return result
 
@@ -96,9 +98,9 @@ def test_kill_switch_wakes_the_execution_parked_on_the_revert_approval(
             {
                 "superseded_stage": "revert",
                 "stage": "emergency",
-                "by": "bob@example.com",
+                "by": principal_arn("bob"),
                 "reason": load_event("kill-switch.json")["reason"],
-                "requested_by": "alice@example.com",
+                "requested_by": principal_arn("alice"),
             },
         )
     ]
@@ -161,8 +163,8 @@ def test_join_at_the_same_stage_keeps_the_approval_waiting(
     signals = Signals().install(monkeypatch)
     state = _parked_on_revert_approval(world)
     # When bob asks for Level 3 as well
-    joined = manual_rollback.handler(
-        {**load_event("manual-level-3.json"), "requested_by": "bob@example.com"}, FakeContext()
+    joined = manual_rollback.dispatch(
+        signed({**load_event("manual-level-3.json"), "requested_by": principal_arn("bob")})
     )
     # Then the approval still waits (same stage): nothing is sent to the parked task
     assert joined["superseded_approval"] is None
@@ -220,7 +222,7 @@ def test_approval_requested_after_the_scope_moved_fails_its_task_as_superseded(
 ) -> None:
     # Given alice's Level 3 about to ask for the revert approval (stages 1-3 in force)
     Signals().install(monkeypatch)
-    started = manual_rollback.handler(load_event("manual-level-3.json"), FakeContext())
+    started = manual_rollback.dispatch(signed(load_event("manual-level-3.json")))
     state = execution_input(world, started["incident_id"])
     plan(state, "begin")
     deploy_until_complete(world, state)

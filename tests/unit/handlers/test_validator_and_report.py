@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from tests.unit.handlers.conftest import FakeContext, World, load_event
-from tests.unit.handlers.helpers import deploy_until_complete, execution_input, ingest, plan, task
+from tests.unit.handlers.helpers import deploy_until_complete, execution_input, ingest, plan, signed, task
 
 from failsafe.controller.validator import ToggleValidationError
 from failsafe.domain.metrics import COVERAGE, FILL_RATE, LATENCY_MS, NAMESPACE
@@ -115,7 +115,7 @@ def test_a_late_report_describes_its_own_incident_not_the_scopes_next_one(world:
     plan(first, "applied")
     [deploy] = [e for e in _audit_entries(world) if e["action"] == "toggles:deploy"]
     recover = {"action": "recover", "scope": "recommender/prod", "reason": "fixed", "requested_by": "alice"}
-    manual_rollback.handler(recover, FakeContext())
+    manual_rollback.dispatch(signed(recover))
     world.clock.advance(120)
     later = load_event("alarm-coverage-p1.json")
     later["time"] = "2026-01-01T01:00:00Z"
