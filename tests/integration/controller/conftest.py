@@ -59,6 +59,7 @@ class Controller:
     clock: ManualClock
     queue_url: str
     pd: PagerDutyServer
+    credentials: Path | None = None
 
     def serve_requests(self, scope: str = "recommender/prod", minutes: int = 180) -> None:
         """The recommender serves requests in `scope` every minute for the next `minutes` of simulated time
@@ -67,6 +68,27 @@ class Controller:
 
     def client(self, name: str) -> Any:
         return self.stack.client(name)
+
+    def call_as(self, who: str, url_output: str, event: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """POST `event` to the function URL `url_output`, SigV4-signed with the keys of demo operator `who`
+        (alice and bob on call, erin engineering manager, carol CTO): (payload, failed) like `invoke`."""
+        import tempfile
+
+        from failsafe_tools.cli.function_url import Signer, UrlCallFailed, call
+        from failsafe_tools.local.iam_auth import create_operators, write_credentials
+
+        if self.credentials is None:
+            folder = Path(tempfile.mkdtemp(prefix="failsafe-operators-"))
+            self.credentials = write_credentials(create_operators(self.client("iam")), folder / "credentials")
+        assert self.stack.function_urls is not None
+        body = {k: v for k, v in event.items() if k not in ("requested_by", "approver")}
+        signer = Signer(self.stack.region, credentials_file=str(self.credentials), profile=who)
+        try:
+            return call(
+                self.outputs[url_output], body, signer=signer, gateway=self.stack.function_urls.url
+            ), False
+        except UrlCallFailed as exc:
+            return {"errorType": exc.error_type, "errorMessage": exc.message, "status": exc.status}, True
 
     def invoke(self, function_output: str, event: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """Invoke the function a stack output names, as `sam remote invoke` would: (payload, failed)."""

@@ -88,7 +88,7 @@ def test_unsigned_and_forged_requests_never_reach_the_function(
     with pytest.raises(UrlCallFailed) as caught:
         call(
             controller.outputs["ManualRollbackUrl"],
-            {**sample_event("kill-switch.json"), "requested_by": None} | {"dry_run": True},
+            sample_event("kill-switch.json", dry_run=True),
             signer=signer,
             gateway=controller.stack.function_urls.url,
         )
@@ -179,7 +179,9 @@ def test_break_glass_runs_only_the_kill_switch_and_dry_runs(
     assert failed
     assert "direct invoke may run only level emergency and dry runs" in answer["errorMessage"]
     # When it names a requester, Then that is refused as well
-    answer, failed = controller.invoke("ManualRollbackFunctionName", sample_event("kill-switch.json"))
+    answer, failed = controller.invoke(
+        "ManualRollbackFunctionName", sample_event("kill-switch.json", requested_by="alice", dry_run=True)
+    )
     assert failed
     assert "requested_by" in answer["errorMessage"]
     # When it runs a dry run, Then it gets the plan, recorded as break-glass

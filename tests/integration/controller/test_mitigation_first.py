@@ -23,7 +23,7 @@ def _arn(controller: Controller, incident_id: str) -> str:
 
 
 def _run(controller: Controller, event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    started, failed = controller.invoke("ManualRollbackFunctionName", event)
+    started, failed = controller.call_as("erin", "ManualRollbackUrl", event)
     assert not failed, started
     incident_id = str(started["incident_id"])
     execution = wait_for_execution(

@@ -91,8 +91,8 @@ def test_p2_alarm_degrades_recovers_verifies_restores_and_reports(controller: Co
 def test_manual_level_3_waits_for_an_approver_other_than_the_requester(controller: Controller) -> None:
     # Given the level 3 event (restoring by itself once green), invoked as `sam remote invoke` would
     controller.serve_requests()
-    started, failed = controller.invoke(
-        "ManualRollbackFunctionName", sample_event("manual-level-3.json", auto_restore=True)
+    started, failed = controller.call_as(
+        "erin", "ManualRollbackUrl", sample_event("manual-level-3.json", auto_restore=True)
     )
     assert not failed, started
     incident_id = started["incident_id"]
@@ -102,16 +102,15 @@ def test_manual_level_3_waits_for_an_approver_other_than_the_requester(controlle
     [override] = _document(controller)["overrides"]
     assert (override["toggles"]["exposure_percent"], override["toggles"]["experiment_freeze"]) == (50, True)
     # Then the requester cannot approve, and the state is unchanged
-    answer, failed = controller.invoke(
-        "ApprovalCallbackFunctionName",
-        sample_event("approval-by-requester.json", incident_id=incident_id),
+    answer, failed = controller.call_as(
+        "erin", "ApprovalCallbackUrl", sample_event("approval-by-requester.json", incident_id=incident_id)
     )
     assert failed
     assert "cannot approve" in answer["errorMessage"]
     assert controller.record(SCOPE)["pending_approval"] is not None
-    # When bob approves
-    answer, failed = controller.invoke(
-        "ApprovalCallbackFunctionName", sample_event("approval.json", incident_id=incident_id)
+    # When carol (CTO) approves
+    answer, failed = controller.call_as(
+        "carol", "ApprovalCallbackUrl", sample_event("approval.json", incident_id=incident_id)
     )
     assert not failed, answer
     execution = _execution(controller, incident_id)
@@ -120,7 +119,7 @@ def test_manual_level_3_waits_for_an_approver_other_than_the_requester(controlle
     assert execution["status"] == "SUCCEEDED"
     audit = controller.audit(incident_id)
     granted = [e for e in audit if e["action"] == "transition:APPROVAL_GRANTED"]
-    assert [e["actor"] for e in granted] == ["bob@example.com"]
+    assert [e["actor"] for e in granted] == ["arn:aws:iam::123456789012:user/carol"]
     # (the local recommender has one published version, which is also the last known good one: the
     # revert has nothing earlier to go to and says so instead of escalating)
     assert "release:revert_skipped" in [e["action"] for e in audit]
@@ -134,9 +133,8 @@ def test_manual_level_3_waits_for_an_approver_other_than_the_requester(controlle
 def test_unanswered_approval_times_out_notifies_and_stays_safe(controller: Controller) -> None:
     # Given a level 3 waiting for approval
     controller.serve_requests()
-    started, _ = controller.invoke(
-        "ManualRollbackFunctionName",
-        sample_event("manual-level-3.json", requested_by="carol@example.com", auto_restore=True),
+    started, _ = controller.call_as(
+        "carol", "ManualRollbackUrl", sample_event("manual-level-3.json", auto_restore=True)
     )
     incident_id = started["incident_id"]
     controller.wait_for_approval_request(SCOPE)
@@ -180,9 +178,8 @@ def test_kill_switch_applies_emergency_and_holds_until_an_operator_recovers_it(
     assert (held["lifecycle"]["state"], held["lifecycle"]["stage"]) == ("ROLLED_BACK", "emergency")
     assert "transition:ALL_GREEN" not in [e["action"] for e in controller.audit(incident_id)]
     # When an operator recovers it / Then the scope is NORMAL and the execution stopped
-    answer, failed = controller.invoke(
-        "ManualRollbackFunctionName",
-        sample_event("manual-recover.json", scope=SCOPE, immediate=True),
+    answer, failed = controller.call_as(
+        "erin", "ManualRollbackUrl", sample_event("manual-recover.json", scope=SCOPE, immediate=True)
     )
     assert not failed, answer
     assert controller.record(SCOPE)["lifecycle"]["state"] == "NORMAL"

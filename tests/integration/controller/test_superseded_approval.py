@@ -31,19 +31,14 @@ def test_kill_switch_during_a_pending_revert_approval_deploys_emergency_without_
     controller: Controller,
 ) -> None:
     # Given carol's Level 3 with stages 1-3 in force, parked on the revert approval
-    started, failed = controller.invoke(
-        "ManualRollbackFunctionName",
-        sample_event("manual-level-3.json", requested_by="carol@example.com"),
-    )
+    started, failed = controller.call_as("carol", "ManualRollbackUrl", sample_event("manual-level-3.json"))
     assert not failed, started
     incident_id = started["incident_id"]
     record = controller.wait_for_approval_request(SCOPE)
     assert record["lifecycle"]["applied_stage"] == "stage_3"
     asked_at = controller.clock.now()
     # When bob pulls the kill switch (nobody answers the approval)
-    joined, failed = controller.invoke(
-        "ManualRollbackFunctionName", sample_event("kill-switch.json", requested_by="bob@example.com")
-    )
+    joined, failed = controller.call_as("bob", "ManualRollbackUrl", sample_event("kill-switch.json"))
     # Then the request joined the incident and the emergency stage is in force within its target (120 s),
     # on the local clock
     assert not failed, joined
@@ -71,8 +66,8 @@ def test_kill_switch_during_a_pending_revert_approval_deploys_emergency_without_
         m["event"] for m in controller.sns_events() if m["incident_id"] == incident_id
     ]
     # When an operator recovers the scope (a kill switch pulled by hand holds until then)
-    answer, failed = controller.invoke(
-        "ManualRollbackFunctionName", sample_event("manual-recover.json", scope=SCOPE, immediate=True)
+    answer, failed = controller.call_as(
+        "erin", "ManualRollbackUrl", sample_event("manual-recover.json", scope=SCOPE, immediate=True)
     )
     # Then the execution is stopped and the scope is back at NORMAL
     assert not failed, answer
