@@ -23,6 +23,7 @@ from failsafe_tools.cli.target import use_local_stack
 from failsafe_tools.cli.validate import level_timing
 from failsafe_tools.drill.runner import fresh_lambda_containers
 from failsafe_tools.local.clock import SpeedClock
+from failsafe_tools.local.iam_auth import create_operators, write_credentials
 from failsafe_tools.local.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
@@ -31,10 +32,16 @@ REPO = Path(__file__).resolve().parents[2]
 SCOPE = "recommender/prod"
 
 
+CREDENTIALS: list[Path] = []
+
+
 @pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     fresh_lambda_containers()
     local = LocalStack.start(REPO / "template.yaml", {"LogLevel": "WARNING"}, clock=SpeedClock(75))
+    # The demo operators (alice, bob on call; erin engineering manager; carol CTO) as AWS profiles.
+    operators = create_operators(local.client("iam"))
+    CREDENTIALS[:] = [write_credentials(operators, tmp_path_factory.mktemp("aws") / "credentials")]
     with use_local_stack(local):
         yield local
     local.stop()
@@ -45,11 +52,13 @@ def back_to_normal(stack: LocalStack) -> Iterator[None]:
     """Each test starts and leaves the scope NORMAL (a failed test must not leak its incident)."""
     yield
     if scope_state(stack)[1] is not None:
-        cli("recover", "--scope", SCOPE, "--reason", "test cleanup", "--immediate", "--yes", "--as", "pytest")
+        cli("recover", "--scope", SCOPE, "--reason", "test cleanup", "--immediate", "--yes", who="erin")
 
 
-def cli(*args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(build_app(), list(args), input=input)
+def cli(*args: str, input: str | None = None, who: str | None = None) -> Result:
+    """`failsafe ARGS`, signing as demo operator `who` (AWS_PROFILE in the operators' credentials file)."""
+    env = {"AWS_SHARED_CREDENTIALS_FILE": str(CREDENTIALS[0]), "AWS_PROFILE": who} if who else None
+    return CliRunner().invoke(build_app(), list(args), input=input, env=env)
 
 
 def json_of(result: Result) -> Any:
@@ -101,9 +110,7 @@ def test_status_of_a_fresh_stack_is_normal(stack: LocalStack) -> None:
 
 def test_dry_run_prints_the_plan_and_changes_nothing(stack: LocalStack) -> None:
     # Given a NORMAL scope / When a level 2 dry run is asked for
-    result = cli(
-        "rollback", "--level", "2", "--scope", SCOPE, "--reason", "p95 up", "--dry-run", "--as", "alice"
-    )
+    result = cli("rollback", "--level", "2", "--scope", SCOPE, "--reason", "p95 up", "--dry-run", who="erin")
 
     # Then the plan shows the diff, approvals and target time, and the scope is untouched
     assert result.exit_code == 0, result.output
@@ -121,9 +128,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(stack: LocalStack) -> None:
 
 def test_declining_the_confirmation_changes_nothing(stack: LocalStack) -> None:
     # Given the operator answers no / When a real level 1 is asked for
-    result = cli(
-        "rollback", "--level", "1", "--scope", SCOPE, "--reason", "p95 up", "--as", "alice", input="n\n"
-    )
+    result = cli("rollback", "--level", "1", "--scope", SCOPE, "--reason", "p95 up", who="erin", input="n\n")
 
     # Then it stops with one line and the scope stays NORMAL
     assert result.exit_code == 1
@@ -146,7 +151,7 @@ def test_declining_the_confirmation_changes_nothing(stack: LocalStack) -> None:
         (["kill-switch", "on"], "kill-switch on needs a recorded reason"),
         (["kill-switch", "maybe", "--reason", "x"], "say `failsafe kill-switch on"),
         (["recover", "--scope", SCOPE], "a manual recover needs a recorded reason"),
-        (["reject", "inc-x", "--as", "bob"], "a rejection needs a recorded reason"),
+        (["reject", "inc-x"], "a rejection needs a recorded reason"),
         (["status", "--scope", "recommender/dev"], "unknown scope"),
         (["report", "inc-x", "--format", "pdf"], "--format pdf: choose one of md, json, html"),
         (["drill", "--scenario", "meteor"], "choose one of latency"),
@@ -170,7 +175,7 @@ def test_rollback_applies_the_level_and_recover_returns_to_normal(stack: LocalSt
 
     # When level 1 is run with --yes
     result = cli(
-        "rollback", "--level", "1", "--scope", SCOPE, "--reason", "cache misses", "--yes", "--as", "alice"
+        "rollback", "--level", "1", "--scope", SCOPE, "--reason", "cache misses", "--yes", who="erin"
     )
 
     # Then the CLI watched it to "in force", and the stack shows ROLLED_BACK at stage_1 with a new version
@@ -184,9 +189,7 @@ def test_rollback_applies_the_level_and_recover_returns_to_normal(stack: LocalSt
     incident = scope["incident_id"]
 
     # When the operator recovers by hand
-    result = cli(
-        "recover", "--scope", SCOPE, "--reason", "false alarm", "--immediate", "--yes", "--as", "alice"
-    )
+    result = cli("recover", "--scope", SCOPE, "--reason", "false alarm", "--immediate", "--yes", who="erin")
 
     # Then the scope is NORMAL again and the report of the incident has its full timeline
     assert result.exit_code == 0, result.output
@@ -200,9 +203,9 @@ def test_rollback_applies_the_level_and_recover_returns_to_normal(stack: LocalSt
 
 def test_report_formats_and_unknown_incident(stack: LocalStack, tmp_path: Path) -> None:
     # Given an incident opened by the kill switch and closed again
-    assert cli("kill-switch", "on", "--reason", "bad model", "--yes", "--as", "alice").exit_code == 0
+    assert cli("kill-switch", "on", "--reason", "bad model", "--yes", who="erin").exit_code == 0
     incident = status(stack)["scopes"][0]["incident_id"]
-    assert cli("kill-switch", "off", "--reason", "model fixed", "--yes", "--as", "alice").exit_code == 0
+    assert cli("kill-switch", "off", "--reason", "model fixed", "--yes", who="erin").exit_code == 0
 
     # When its report is rendered as Markdown and as HTML to a file
     md = cli("report", incident)
@@ -222,7 +225,7 @@ def test_report_formats_and_unknown_incident(stack: LocalStack, tmp_path: Path) 
 
 
 def test_level_3_waits_for_someone_else_and_an_expired_approval_changes_nothing(stack: LocalStack) -> None:
-    # Given alice runs level 3 (it ends with the release revert, which needs approval)
+    # Given erin (engineering manager) runs level 3 (it ends with the release revert, which needs approval)
     result = cli(
         "rollback",
         "--level",
@@ -232,10 +235,9 @@ def test_level_3_waits_for_someone_else_and_an_expired_approval_changes_nothing(
         "--reason",
         "bad release",
         "--yes",
-        "--as",
-        "alice",
         "--watch-timeout",
         "3",
+        who="erin",
     )
     store = StateStore(stack.client("dynamodb"), stack.outputs["StateTableName"])
     wait_for(stack, lambda: (r := store.get(SCOPE)) is not None and r.pending_approval is not None)
@@ -245,8 +247,8 @@ def test_level_3_waits_for_someone_else_and_an_expired_approval_changes_nothing(
     incident = record.incident_id
     assert "waiting for approval" in result.output
 
-    # When alice tries to approve her own request
-    own = cli("approve", incident, "--as", "alice")
+    # When erin tries to approve her own request
+    own = cli("approve", incident, who="erin")
 
     # Then it is refused with one line, and the approval is still pending
     assert own.exit_code == 1
@@ -255,9 +257,9 @@ def test_level_3_waits_for_someone_else_and_an_expired_approval_changes_nothing(
     assert pending is not None
     assert pending.pending_approval is not None
 
-    # When the approval window passes and bob approves too late
+    # When the approval window passes and carol (CTO) approves too late
     stack.clock.advance((pending.pending_approval.expires_at - stack.clock.now()).total_seconds() + 1)  # type: ignore[attr-defined]
-    late = cli("approve", incident, "--as", "bob")
+    late = cli("approve", incident, who="carol")
 
     # Then it is refused (expired, or already closed by the workflow's own timeout at the same instant), and
     # the controller stays safe at the stage already in force: nothing was reverted
@@ -270,9 +272,7 @@ def test_level_3_waits_for_someone_else_and_an_expired_approval_changes_nothing(
     assert after.incident_id == incident
     assert after.state != "NORMAL"
     assert (
-        cli(
-            "recover", "--scope", SCOPE, "--reason", "cleanup", "--immediate", "--yes", "--as", "bob"
-        ).exit_code
+        cli("recover", "--scope", SCOPE, "--reason", "cleanup", "--immediate", "--yes", who="carol").exit_code
         == 0
     )
 
@@ -285,7 +285,7 @@ def test_ctrl_c_only_stops_watching(stack: LocalStack, monkeypatch: pytest.Monke
     monkeypatch.setattr("failsafe_tools.cli.rollback._pause", interrupt)
 
     # When level 2 is started and Ctrl-C arrives
-    result = cli("rollback", "--level", "2", "--scope", SCOPE, "--reason", "errors", "--yes", "--as", "alice")
+    result = cli("rollback", "--level", "2", "--scope", SCOPE, "--reason", "errors", "--yes", who="erin")
     monkeypatch.undo()
 
     # Then the CLI exits 130, and the server-side workflow still applies the level in full
@@ -298,9 +298,7 @@ def test_ctrl_c_only_stops_watching(stack: LocalStack, monkeypatch: pytest.Monke
     override = json_of(toggles)["overrides"][0]
     assert override["toggles"]["policy_mode"] == "content_only"
     assert (
-        cli(
-            "recover", "--scope", SCOPE, "--reason", "cleanup", "--immediate", "--yes", "--as", "bob"
-        ).exit_code
+        cli("recover", "--scope", SCOPE, "--reason", "cleanup", "--immediate", "--yes", who="carol").exit_code
         == 0
     )
 

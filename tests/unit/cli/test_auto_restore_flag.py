@@ -38,12 +38,15 @@ def test_a_manual_level_holds_unless_auto_restore_is_asked_for(
     sent: list[dict[str, Any]], args: list[str], auto_restore: bool
 ) -> None:
     # Given the operator CLI / When a level or the kill switch is requested
-    result = CliRunner().invoke(build_app(), [*args, "--as", "alice@example.com"])
+    result = CliRunner().invoke(build_app(), args)
     # Then the request says whether the controller may restore by itself, and the Lambda accepts it
     assert result.exit_code == 0, result.output
     [request] = sent
     assert request["auto_restore"] is auto_restore
-    assert parse_request(request).auto_restore is auto_restore
+    # with no identity in it: who acts is the principal that signs the call (the function adds it)
+    assert "requested_by" not in request
+    verified = {**request, "requested_by": "arn:aws:iam::123456789012:user/alice"}
+    assert parse_request(verified).auto_restore is auto_restore
 
 
 def test_auto_restore_on_kill_switch_off_is_refused(sent: list[dict[str, Any]]) -> None:
