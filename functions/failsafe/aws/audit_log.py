@@ -14,13 +14,19 @@ A chain alone cannot show that its newest entries were deleted, or rewritten wit
 someone holding `PutItem`: what remains is still a valid chain. So each append is also reported to a
 *witness* (`failsafe.aws.audit_witness` writes it to the function's CloudWatch Logs, which the functions
 can append to but not delete from), and `verify(witnessed=...)` checks every witnessed (seq, hash) against
-the table: a witnessed entry that is missing or different is reported.
+the table: a witnessed entry that is missing or different is reported, and so is every entry that was
+never witnessed (one forged with a plain PutItem, however well chained).
+
+An item at the head that does not parse (a plain PutItem by anyone holding the table's write access) does
+not stop the controller: `append` chains after it by its key and stored hash, reports it on stderr, and
+`verify` reports it as malformed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -123,9 +129,7 @@ class AuditLog:
     def append(self, event: AuditEvent, *, at: datetime | None = None, attempts: int = 10) -> AuditEntry:
         when = at or datetime.now(UTC)
         for _ in range(attempts):
-            last = self.last()
-            seq = 1 if last is None else last.seq + 1
-            prev_hash = GENESIS if last is None else last.hash
+            seq, prev_hash = self._head()
             draft = AuditEntry.model_validate(
                 {
                     **event.model_dump(),
@@ -159,6 +163,42 @@ class AuditLog:
             return entry
         raise AuditAppendError(f"audit chain {self._chain!r}: could not append after {attempts} races")
 
+    def _head(self) -> tuple[int, str]:
+        """(the next seq, the hash to chain to). A malformed head is chained after by its key and stored
+        hash (or the hash of its raw text), reported, and left for `verify` to flag: never fatal."""
+        page = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="#c = :c",
+            ExpressionAttributeNames={"#c": "chain"},
+            ExpressionAttributeValues={":c": {"S": self._chain}},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = page.get("Items", [])
+        if not items:
+            return 1, GENESIS
+        item = items[0]
+        seq = int(item["seq"]["N"])
+        raw = item.get("entry", {}).get("S", "")
+        try:
+            return seq + 1, AuditEntry.model_validate_json(raw).hash
+        except ValueError as exc:
+            data = _loads(raw)
+            stored = data.get("hash") if isinstance(data.get("hash"), str) else None
+            print(
+                json.dumps(
+                    {
+                        "audit_head_malformed": {"chain": self._chain, "seq": seq},
+                        "error": str(exc).splitlines()[0][:300],
+                        "fix": "run `failsafe audit verify`; the chain continues after it",
+                    }
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
+            return seq + 1, stored or hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
     def last(self) -> AuditEntry | None:
         page = self._client.query(
             TableName=self._table,
@@ -183,20 +223,29 @@ class AuditLog:
         }
         while True:
             page = self._client.query(**kwargs)
-            rows.extend((int(item["seq"]["N"]), json.loads(item["entry"]["S"])) for item in page["Items"])
+            rows.extend(
+                (int(item["seq"]["N"]), _loads(item.get("entry", {}).get("S", ""))) for item in page["Items"]
+            )
             if "LastEvaluatedKey" not in page:
                 return rows
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def entries(self, *, incident_id: str | None = None, scope_key: str | None = None) -> list[AuditEntry]:
-        result = [AuditEntry.model_validate(data) for _, data in self._raw()]
+        result = []
+        for _, data in self._raw():
+            try:
+                result.append(AuditEntry.model_validate(data))
+            except ValueError:
+                continue  # a malformed item: `verify` reports it; the readable history stays readable
         if incident_id is not None:
             result = [e for e in result if e.incident_id == incident_id]
         if scope_key is not None:
             result = [e for e in result if e.scope_key == scope_key]
         return result
 
-    def verify(self, witnessed: Iterable[AuditWitness] = ()) -> VerifyResult:
+    def verify(self, witnessed: Iterable[AuditWitness] | None = None) -> VerifyResult:
+        """Walk the chain. With `witnessed` (the witness lines), every entry must also have been witnessed
+        with its current hash; without it, only the chain itself is checked."""
         problems: list[ChainProblem] = []
         prev_hash = GENESIS
         expected_seq = 1
@@ -205,6 +254,8 @@ class AuditLog:
             if seq != expected_seq:
                 missing = ", ".join(str(s) for s in range(expected_seq, seq)) or str(expected_seq)
                 problems.append(ChainProblem(seq=seq, problem=f"entries missing before {seq}: {missing}"))
+            if MALFORMED in data:
+                problems.append(ChainProblem(seq=seq, problem=f"malformed entry ({data[MALFORMED]})"))
             stored_hash = data.get("hash")
             body = {k: v for k, v in data.items() if k != "hash"}
             if body.get("seq") != seq:
@@ -222,9 +273,28 @@ class AuditLog:
                 )
             prev_hash = stored_hash if isinstance(stored_hash, str) else ""
             expected_seq = seq + 1
-        mine = sorted({(w.seq, w.hash) for w in witnessed if w.chain == self._chain})
+        mine = sorted({(w.seq, w.hash) for w in witnessed or () if w.chain == self._chain})
         problems += _against_witnesses(mine, {seq: data.get("hash") for seq, data in rows})
+        if witnessed is not None:
+            seen = {seq for seq, _ in mine}
+            problems += [
+                ChainProblem(seq=seq, problem="never witnessed when written (forged, or its witness is lost)")
+                for seq, _ in rows
+                if seq not in seen
+            ]
         return VerifyResult(chain=self._chain, entries=len(rows), problems=problems, witnessed=len(mine))
+
+
+MALFORMED = "__malformed__"
+
+
+def _loads(raw: str) -> dict[str, Any]:
+    """An entry's stored JSON; `{MALFORMED: why}` for one that is not a JSON object."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return {MALFORMED: f"not JSON: {exc.msg}"}
+    return data if isinstance(data, dict) else {MALFORMED: "not a JSON object"}
 
 
 def _against_witnesses(witnessed: list[tuple[int, str]], stored: dict[int, Any]) -> list[ChainProblem]:

@@ -1,5 +1,9 @@
 """The audit log's witness: each append is reported to CloudWatch Logs, outside the audit table.
 
+The witness line is printed to stdout as one JSON object (`{"audit_witness": {...}}`), not logged: Lambda
+sends stdout to the function's log group whatever `LogLevel` (Powertools) is set to, so WARNING or ERROR
+cannot silence the witness.
+
 A Lambda function's log group takes new events from the function but the function's role cannot delete
 or change them, so the (chain, seq, hash) lines there show what the table held when each entry was
 written. `read_witnesses` collects them from the functions' log groups for `AuditLog.verify`.
@@ -8,10 +12,10 @@ written. `read_witnesses` collects them from the functions' log groups for `Audi
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from failsafe.aws.audit_log import AuditWitness
@@ -20,12 +24,12 @@ if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
 
 WITNESS_KEY = "audit_witness"
-_logger = Logger(service="failsafe-audit")
 
 
-def log_witness(witness: AuditWitness) -> None:
-    """Write `witness` as one structured log line (the function's log group is the witness store)."""
-    _logger.info("audit entry appended", extra={WITNESS_KEY: witness.model_dump(mode="json")})
+def log_witness(witness: AuditWitness, stream: TextIO | None = None) -> None:
+    """Write `witness` as one JSON line to stdout (the function's log group is the witness store)."""
+    line = json.dumps({WITNESS_KEY: witness.model_dump(mode="json")}, sort_keys=True)
+    print(line, file=stream or sys.stdout, flush=True)
 
 
 def function_log_groups(function_names: Iterable[str]) -> list[str]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import time
 
 import pytest
-from aws_lambda_powertools import Logger
 from tests.unit.handlers.conftest import REGION, World
 
 from failsafe.aws import audit_witness
@@ -86,10 +86,7 @@ def test_witness_lines_are_read_back_from_cloudwatch_logs(
 ) -> None:
     # Given a witness line as a function logs it, stored in its log group beside other lines
     stream = io.StringIO()
-    monkeypatch.setattr(
-        audit_witness, "_logger", Logger(service="failsafe-audit-witness-test", stream=stream)
-    )
-    audit_witness.log_witness(AuditWitness(chain="failsafe", seq=7, hash="ab" * 32))
+    audit_witness.log_witness(AuditWitness(chain="failsafe", seq=7, hash="ab" * 32), stream)
     [line] = stream.getvalue().splitlines()
     logs = shared_client("logs", REGION)
     now_ms = int(time.time() * 1000)  # CloudWatch Logs refuses events older than 14 days
@@ -110,3 +107,53 @@ def test_witness_lines_are_read_back_from_cloudwatch_logs(
 
     # Then exactly the witness line comes back
     assert witnesses == [AuditWitness(chain="failsafe", seq=7, hash="ab" * 32)]
+
+
+def test_the_witness_is_written_whatever_the_log_level(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the functions' logger at ERROR (LogLevel WARNING and ERROR are allowed by the template)
+    logging.getLogger("failsafe-audit").setLevel(logging.ERROR)
+    logging.getLogger("failsafe").setLevel(logging.ERROR)
+    try:
+        log = AuditLog(shared_client("dynamodb", REGION), "audit", witness=audit_witness.log_witness)
+        # When an entry is appended
+        entry = log.append(AuditEvent(action="op", actor="alice", reason="drill"))
+    finally:
+        logging.getLogger("failsafe-audit").setLevel(logging.NOTSET)
+        logging.getLogger("failsafe").setLevel(logging.NOTSET)
+    # Then its witness line is on stdout (the log group) all the same
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "audit_witness" in line]
+    assert lines == [{"audit_witness": {"chain": "failsafe", "seq": 1, "hash": entry.hash}}]
+
+
+def test_a_forged_correctly_chained_entry_is_caught_as_unwitnessed(world: World) -> None:
+    # Given three witnessed entries and a fourth put with a plain PutItem, chained and hashed correctly
+    log, witnessed = _log_with_witnesses(3)
+    forger = AuditLog(shared_client("dynamodb", REGION), "audit")  # no witness: it bypassed the functions
+    forger.append(AuditEvent(action="approval:approve", actor="mallory", reason="forged"))
+    assert log.verify().ok  # the chain alone cannot tell
+    # When the chain is verified against the witnesses
+    problems = log.verify(witnessed).problems
+    # Then the forged entry is named
+    assert [(p.seq, p.problem) for p in problems] == [
+        (4, "never witnessed when written (forged, or its witness is lost)")
+    ]
+
+
+def test_a_malformed_head_is_reported_not_fatal(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given two witnessed entries and a malformed item written at the head with a plain PutItem
+    log, witnessed = _log_with_witnesses(2)
+    shared_client("dynamodb", REGION).put_item(
+        TableName="audit",
+        Item={"chain": {"S": "failsafe"}, "seq": {"N": "3"}, "entry": {"S": '{"seq": 3, "junk": true}'}},
+    )
+    # When the controller appends again
+    entry = log.append(AuditEvent(action="transition:STAGE_APPLIED", actor="failsafe", reason="next step"))
+    # Then the append succeeds after it, the head is reported, and verify names the malformed entry
+    assert entry.seq == 4
+    assert "audit_head_malformed" in capsys.readouterr().err
+    assert [e.seq for e in log.entries()] == [1, 2, 4]
+    problems = {(p.seq, p.problem) for p in log.verify([*witnessed]).problems}
+    assert (3, "content does not match its hash (tampered)") in problems
+    assert (3, "never witnessed when written (forged, or its witness is lost)") in problems
