@@ -23,7 +23,7 @@ from failsafe_tools.cli.target import use_local_stack
 from failsafe_tools.cli.validate import level_timing
 from failsafe_tools.drill.runner import fresh_lambda_containers
 from failsafe_tools.local.clock import SpeedClock
-from failsafe_tools.local.iam_auth import create_operators, write_credentials
+from failsafe_tools.local.iam_auth import Operator, create_operators
 from failsafe_tools.local.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
@@ -32,16 +32,15 @@ REPO = Path(__file__).resolve().parents[2]
 SCOPE = "recommender/prod"
 
 
-CREDENTIALS: list[Path] = []
+OPERATORS: dict[str, Operator] = {}
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def stack() -> Iterator[LocalStack]:
     fresh_lambda_containers()
     local = LocalStack.start(REPO / "template.yaml", {"LogLevel": "WARNING"}, clock=SpeedClock(75))
     # The demo operators (alice, bob on call; erin engineering manager; carol CTO) as AWS profiles.
-    operators = create_operators(local.client("iam"))
-    CREDENTIALS[:] = [write_credentials(operators, tmp_path_factory.mktemp("aws") / "credentials")]
+    OPERATORS.update({op.name: op for op in create_operators(local.client("iam"))})
     with use_local_stack(local):
         yield local
     local.stop()
@@ -56,8 +55,17 @@ def back_to_normal(stack: LocalStack) -> Iterator[None]:
 
 
 def cli(*args: str, input: str | None = None, who: str | None = None) -> Result:
-    """`failsafe ARGS`, signing as demo operator `who` (AWS_PROFILE in the operators' credentials file)."""
-    env = {"AWS_SHARED_CREDENTIALS_FILE": str(CREDENTIALS[0]), "AWS_PROFILE": who} if who else None
+    """`failsafe ARGS`, signing as demo operator `who` through the credential chain's environment variables
+    (the in-process Lambdas share this process's environment, so no AWS_PROFILE they cannot resolve)."""
+    env: dict[str, str | None] | None = None
+    if who:
+        op = OPERATORS[who]
+        env = {
+            "AWS_ACCESS_KEY_ID": op.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": op.secret_access_key,
+            "AWS_SESSION_TOKEN": None,
+            "AWS_PROFILE": None,
+        }
     return CliRunner().invoke(build_app(), list(args), input=input, env=env)
 
 
@@ -334,7 +342,7 @@ def test_validate_reports_pass_warn_fail_with_exit_codes(stack: LocalStack) -> N
 
 def test_validate_timing_measures_each_level_in_a_shadow_scope(stack: LocalStack) -> None:
     # Given a healthy stack / When timing is asked for
-    result = cli("validate", "--timing", "--json")
+    result = cli("validate", "--timing", "--json", who="erin")
 
     # Then levels 1, 2 and emergency were each run in the shadow scope and measured from their audit entries:
     # the seconds reported are the simulated-clock time from the level's request to the transition that put

@@ -216,7 +216,8 @@ class FunctionUrlGateway:
         )
         raw = response["Payload"].read()
         if response.get("FunctionError"):
-            return _json(502, {"Message": "Internal Server Error", "function_error": _text(raw)})
+            # Lambda answers 502 with no detail; the local stack adds the function's error to debug it.
+            return _json(502, {"Message": f"Internal Server Error ({_text(raw)})"})
         result = json.loads(raw) if raw else None
         if isinstance(result, dict) and "statusCode" in result:
             out = result.get("body") or ""
