@@ -1,8 +1,9 @@
 """The audit log's witness: each append is reported to CloudWatch Logs, outside the audit table.
 
-The witness line is printed to stdout as one JSON object (`{"audit_witness": {...}}`), not logged: Lambda
-sends stdout to the function's log group whatever `LogLevel` (Powertools) is set to, so WARNING or ERROR
-cannot silence the witness.
+The witness line goes to stdout as one JSON object (`{"audit_witness": {...}}`) through a logger of its own
+(`failsafe.audit.witness`: its own stdout handler, no propagation, emitted at CRITICAL), so neither
+`LogLevel` (Powertools) nor any level set on the `failsafe` loggers can silence it. Lambda sends stdout to
+the function's log group.
 
 A Lambda function's log group takes new events from the function but the function's role cannot delete
 or change them, so the (chain, seq, hash) lines there show what the table held when each entry was
@@ -12,6 +13,7 @@ written. `read_witnesses` collects them from the functions' log groups for `Audi
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
@@ -25,11 +27,21 @@ if TYPE_CHECKING:
 
 WITNESS_KEY = "audit_witness"
 
+_witness_logger = logging.getLogger("failsafe.audit.witness")
+_handler = logging.StreamHandler(sys.stdout)
+_handler.setFormatter(logging.Formatter("%(message)s"))
+_witness_logger.handlers[:] = [_handler]
+_witness_logger.setLevel(logging.DEBUG)
+_witness_logger.propagate = False
+
 
 def log_witness(witness: AuditWitness, stream: TextIO | None = None) -> None:
-    """Write `witness` as one JSON line to stdout (the function's log group is the witness store)."""
+    """Write `witness` as one JSON line to stdout (or `stream`); the function's log group keeps it."""
     line = json.dumps({WITNESS_KEY: witness.model_dump(mode="json")}, sort_keys=True)
-    print(line, file=stream or sys.stdout, flush=True)
+    if stream is not None:
+        print(line, file=stream, flush=True)
+        return
+    _witness_logger.critical(line)
 
 
 def function_log_groups(function_names: Iterable[str]) -> list[str]:

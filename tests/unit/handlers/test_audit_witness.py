@@ -110,9 +110,13 @@ def test_witness_lines_are_read_back_from_cloudwatch_logs(
 
 
 def test_the_witness_is_written_whatever_the_log_level(
-    world: World, capsys: pytest.CaptureFixture[str]
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given the functions' logger at ERROR (LogLevel WARNING and ERROR are allowed by the template)
+    # Given the functions' loggers at ERROR (LogLevel WARNING and ERROR are allowed by the template)
+    out = io.StringIO()
+    handler = getattr(audit_witness, "_handler", None)
+    if handler is not None:
+        monkeypatch.setattr(handler, "stream", out)
     logging.getLogger("failsafe-audit").setLevel(logging.ERROR)
     logging.getLogger("failsafe").setLevel(logging.ERROR)
     try:
@@ -123,7 +127,8 @@ def test_the_witness_is_written_whatever_the_log_level(
         logging.getLogger("failsafe-audit").setLevel(logging.NOTSET)
         logging.getLogger("failsafe").setLevel(logging.NOTSET)
     # Then its witness line is on stdout (the log group) all the same
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "audit_witness" in line]
+    written = out.getvalue() + capsys.readouterr().out
+    lines = [json.loads(line) for line in written.splitlines() if "audit_witness" in line]
     assert lines == [{"audit_witness": {"chain": "failsafe", "seq": 1, "hash": entry.hash}}]
 
 
