@@ -223,7 +223,7 @@ def test_report_formats_and_unknown_incident(stack: LocalStack, tmp_path: Path) 
     # Then the Markdown has the timeline and who did what, the HTML a chart; an unknown id is one line
     assert md.exit_code == 0, md.output
     assert "## Timeline" in md.output
-    assert "**alice**" in md.output
+    assert "**arn:aws:iam::123456789012:user/erin**" in md.output  # the verified principal, not a name
     assert "ROLLBACK_PENDING (emergency)" in md.output
     assert html.exit_code == 0
     assert "<svg" in html_file.read_text()
