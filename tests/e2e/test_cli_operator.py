@@ -409,6 +409,19 @@ def test_every_command_has_json_that_parses(stack: LocalStack, tmp_path: Path) -
         ("audit", "log"): (None, ["audit", "log", "--incident", "{incident}", "--json"], 0),
         ("validate",): (lambda: settle(stack), ["validate", "--json"], 0),
         ("drill",): (None, ["drill", "--list", "--json"], 0),
+        ("query",): (
+            lambda: (tmp_path / "events").mkdir(exist_ok=True),
+            [
+                "query",
+                "coverage",
+                "--scope",
+                "recommender/prod",
+                "--events-dir",
+                str(tmp_path / "events"),
+                "--json",
+            ],
+            0,
+        ),
         ("local", "up"): (
             None,
             ["local", "up", "--detach", "--port", "0", "--state-file", str(state), "--json"],
