@@ -23,7 +23,12 @@ from .conftest import Remote
 READ_OPERATION = re.compile(r"^(List|Describe|Get)[A-Z]")
 # Services of the resource types in template.yaml, plus the stack itself and AppConfig's data plane.
 EXTRA_SERVICES = ("cloudformation", "appconfigdata")
-SERVICE_OF_NAMESPACE = {"AppConfig": "appconfig", "CloudWatch": "cloudwatch", "Events": "events"}
+SERVICE_OF_NAMESPACE = {
+    "AppConfig": "appconfig",
+    "CloudWatch": "cloudwatch",
+    "Events": "events",
+    "KinesisFirehose": "firehose",
+}
 
 
 def provisioned_services(server: LocalStack) -> list[str]:
