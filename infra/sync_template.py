@@ -100,8 +100,8 @@ def render_alarms(catalog: GuardrailCatalog) -> str:
             f'      AlarmName: !Sub "failsafe-${{ServiceName}}-${{EnvironmentName}}-{rule.name}"',
             f"      AlarmDescription: !Sub 'failsafe guardrail {rule.name}: "
             f"{rule.severity.value} {rule.kind.value}, "
-            f"{rule.metric} {rule.comparison.value} ${{{threshold_parameter(rule)}}} for "
-            f"{rule.duration_seconds}s ({rule.source})'",
+            f"{rule.metric} {rule.comparison.value} ${{{threshold_parameter(rule)}}} in "
+            f"{rule.datapoints} of {rule.evaluation_periods} x {rule.period_seconds}s ({rule.source})'",
             "      ActionsEnabled: true",
             f"      Namespace: {metrics.NAMESPACE}",
             f"      MetricName: {rule.metric}",
@@ -113,7 +113,7 @@ def render_alarms(catalog: GuardrailCatalog) -> str:
             statistic,
             f"      Period: {rule.period_seconds}",
             f"      EvaluationPeriods: {rule.evaluation_periods}",
-            f"      DatapointsToAlarm: {rule.evaluation_periods}",
+            f"      DatapointsToAlarm: {rule.datapoints}",
             f"      Threshold: !Ref {threshold_parameter(rule)}",
             f"      ComparisonOperator: {rule.comparison.cloudwatch_operator}",
             "      TreatMissingData: notBreaching",

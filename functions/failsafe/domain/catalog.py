@@ -113,12 +113,39 @@ class GuardrailRule(BaseModel):
     comparison: Comparison
     threshold: float | TargetMultiple
     period_seconds: int = Field(60, description="CloudWatch period; the duration must be a multiple of it.")
-    duration_seconds: int = Field(..., description="How long the breach must last before the trigger fires.")
+    duration_seconds: int = Field(
+        ..., description="The evaluation window (CloudWatch EvaluationPeriods x Period) the breach is judged over."
+    )
+    datapoints_to_alarm: int | None = Field(
+        None,
+        ge=1,
+        description="M of the window's N datapoints that must breach (CloudWatch DatapointsToAlarm); "
+        "None: all N (the breach lasts the whole window).",
+    )
+    trade_off: str = Field(
+        "", description="Why this M of N: how soon it fires against how easily noise fires it (false positives)."
+    )
     source: str = Field("", description="Where the default comes from (seed and line).")
 
     @property
     def evaluation_periods(self) -> int:
         return max(1, self.duration_seconds // self.period_seconds) if self.period_seconds > 0 else 1
+
+    @property
+    def datapoints(self) -> int:
+        """M: breaching datapoints in the window that fire the trigger."""
+        return self.datapoints_to_alarm or self.evaluation_periods
+
+    @property
+    def fires_after_seconds(self) -> int:
+        """The shortest sustained breach that fires: M whole periods."""
+        return self.datapoints * self.period_seconds
+
+    @property
+    def worst_alarm_seconds(self) -> int:
+        """Fault -> ALARM at the latest for a sustained fault: the partly breaching period the fault starts in,
+        then M breaching periods, then one period until CloudWatch's next evaluation."""
+        return (self.datapoints + 2) * self.period_seconds
 
 
 class GuardrailCatalog(BaseModel):
@@ -126,6 +153,18 @@ class GuardrailCatalog(BaseModel):
 
     version: int = Field(1, ge=1)
     targets: dict[str, float] = Field(default_factory=dict, description="Named targets thresholds refer to.")
+    mitigation_budget_seconds: dict[Severity, int] = Field(
+        default_factory=dict,
+        description="Fault -> toggles in force, per severity (seed 000: P2 within 10 minutes; P1 within 5). "
+        "A rule of that severity must be able to alarm within its budget less `response_allowance_seconds`. "
+        "Security, audit and cost rules keep their own stated durations and are not held to it.",
+    )
+    response_allowance_seconds: int = Field(
+        60,
+        ge=0,
+        description="What the budget keeps for alarm -> StartDeployment -> COMPLETE -> clients converged "
+        "(the critical path, one 15 s client poll and 5 s of slack; see benchmarks/bench_critical_path.py).",
+    )
     metrics: dict[str, MetricSpec]
     rules: tuple[GuardrailRule, ...]
 
@@ -203,6 +242,30 @@ def _rule_findings(catalog: GuardrailCatalog, rule: GuardrailRule) -> list[Findi
             f"duration_seconds {rule.duration_seconds} is not a multiple of "
             f"period_seconds {rule.period_seconds}",
         )
+    if rule.datapoints_to_alarm is not None and rule.datapoints_to_alarm > rule.evaluation_periods:
+        add(
+            "datapoints_exceed_window",
+            f"datapoints_to_alarm {rule.datapoints_to_alarm} is more than the window's "
+            f"{rule.evaluation_periods} periods (duration_seconds / period_seconds)",
+        )
+    if rule.severity in (Severity.P1, Severity.P2) and rule.evaluation_periods > 1 and rule.datapoints < 2:
+        add(
+            "single_datapoint_trigger",
+            "one breaching datapoint fires it: a single bad minute would roll back; "
+            "set datapoints_to_alarm to 2 or more",
+        )
+    budget = catalog.mitigation_budget_seconds.get(rule.severity)
+    if (
+        budget is not None
+        and rule.kind not in OWN_DURATION_KINDS
+        and rule.worst_alarm_seconds > budget - catalog.response_allowance_seconds
+    ):
+        add(
+            "trigger_too_slow",
+            f"alarms up to {rule.worst_alarm_seconds} s after the fault ((M + 2) x period), so the toggles "
+            f"cannot be in force within the {rule.severity.value} budget of {budget} s "
+            f"(less {catalog.response_allowance_seconds} s for the response); lower datapoints_to_alarm",
+        )
     metric = catalog.metrics.get(rule.metric)
     if metric is None:
         add("unknown_metric", f"metric {rule.metric!r} is not in metrics {sorted(catalog.metrics)}")
@@ -226,6 +289,10 @@ def _rule_findings(catalog: GuardrailCatalog, rule: GuardrailRule) -> list[Findi
             f"[{metric.minimum:g}, {upper}] alone",
         )
     return findings
+
+
+OWN_DURATION_KINDS = frozenset({GuardrailKind.SECURITY, GuardrailKind.AUDIT, GuardrailKind.COST})
+"""Seed 004 states these triggers' durations itself; the seed-000 mitigation budgets do not apply."""
 
 
 def _never_or_always_breached(comparison: Comparison, threshold: float, metric: MetricSpec) -> bool:
@@ -278,9 +345,38 @@ def _resolvable(catalog: GuardrailCatalog, rule: GuardrailRule) -> bool:
     return not isinstance(rule.threshold, TargetMultiple) or rule.threshold.target in catalog.targets
 
 
+_P2_WINDOW: Mapping[str, Any] = {
+    "duration_seconds": 600,
+    "datapoints_to_alarm": 5,
+    "trade_off": (
+        "5 of 10 one-minute datapoints: the seed's 10-minute guardrail window, firing on the 5th bad minute "
+        "in it. A sustained fault alarms 5-7 minutes after it starts, so the toggles are in force within "
+        "seed 000's 10 minutes (10 of 10 alarmed after 10-12 minutes). False positives: one or two bad "
+        "minutes never fire it, but five scattered bad minutes within ten do, where 10 of 10 needed ten in "
+        "a row; a metric that flaps around its threshold rolls back sooner and more often."
+    ),
+}
+_P1_WINDOW: Mapping[str, Any] = {
+    "duration_seconds": 300,
+    "datapoints_to_alarm": 2,
+    "trade_off": (
+        "2 of 5 one-minute datapoints: a P1 breach is severe enough to act on the 2nd bad minute, so a "
+        "sustained fault alarms 2-4 minutes after it starts and the toggles are in force within 5 minutes. "
+        "False positives: a single bad minute never fires it, but two isolated bad minutes within five do "
+        "(the price of halving P2's budget); the staged plan's Stage 1 is the mildest step and restores "
+        "once metrics are green for the verify window."
+    ),
+}
+"""Seed 000's P1/P2 windows. Fault -> ALARM is at most (M + 2) minutes (the partly breaching minute, M
+breaching ones, one evaluation), leaving `response_allowance_seconds` of the budget for the response."""
+
 DEFAULT_CATALOG_DATA: Mapping[str, Any] = {
     "version": 1,
     "targets": {"latency_p95_ms": 200.0},
+    # Seed 000: "Coverage < 95% coverage triggers rollback within 10 minutes" (P2's budget); a P1 trigger
+    # is held to half of it.
+    "mitigation_budget_seconds": {"P1": 300, "P2": 600},
+    "response_allowance_seconds": 60,
     "metrics": {
         "Coverage": {
             "unit": "Percent",
@@ -332,7 +428,7 @@ DEFAULT_CATALOG_DATA: Mapping[str, Any] = {
         },
     },
     "rules": [
-        # Seed 000 P1/P2. The seed's 10-minute guardrail query window is the duration.
+        # Seed 000 P1/P2, M of N one-minute datapoints (see _P1_WINDOW / _P2_WINDOW).
         *(
             {
                 "name": name,
@@ -341,7 +437,7 @@ DEFAULT_CATALOG_DATA: Mapping[str, Any] = {
                 "metric": metric,
                 "comparison": comparison,
                 "threshold": threshold,
-                "duration_seconds": 600,
+                **(_P1_WINDOW if severity == "P1" else _P2_WINDOW),
                 "source": "seed 000 automatic triggers",
             }
             for name, kind, severity, metric, comparison, threshold in (

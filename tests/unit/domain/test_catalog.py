@@ -29,6 +29,7 @@ def _data(rules: list[dict[str, Any]] | None = None, **changes: Any) -> dict[str
     data = copy.deepcopy(dict(DEFAULT_CATALOG_DATA))
     if rules is not None:
         data["rules"] = rules
+        data.pop("mitigation_budget_seconds")  # hand-made rules are judged on shape, not on the seed's budget
     data.update(changes)
     return data
 
@@ -55,30 +56,35 @@ def test_default_catalog_has_no_findings() -> None:
 
 
 @pytest.mark.parametrize(
-    ("rule", "severity", "comparison", "threshold", "duration"),
+    ("rule", "severity", "comparison", "threshold", "duration", "datapoints"),
     [
-        ("coverage-p1", Severity.P1, Comparison.LT, 95.0, 600),
-        ("coverage-p2", Severity.P2, Comparison.LT, 98.0, 600),
-        ("latency-p1", Severity.P1, Comparison.GT, 300.0, 600),
-        ("latency-p2", Severity.P2, Comparison.GT, 200.0, 600),
-        ("error-rate-p1", Severity.P1, Comparison.GT, 0.1, 600),
-        ("error-rate-p2", Severity.P2, Comparison.GT, 0.05, 600),
-        ("cache-hit-rate-p2", Severity.P2, Comparison.LT, 70.0, 600),
-        ("critical-failures", Severity.P1, Comparison.GT, 0.0, 600),
-        ("emergency-op-latency", Severity.CRITICAL, Comparison.GT, 10_000.0, 300),
-        ("critical-op-latency", Severity.CRITICAL, Comparison.GT, 20_000.0, 300),
-        ("system-error-rate", Severity.CRITICAL, Comparison.GT, 10.0, 300),
-        ("availability", Severity.CRITICAL, Comparison.LT, 95.0, 600),
-        ("gdpr-compliance", Severity.CRITICAL, Comparison.LT, 100.0, 60),
-        ("security-score", Severity.CRITICAL, Comparison.LT, 80.0, 600),
-        ("pii-detection-failure", Severity.CRITICAL, Comparison.GT, 5.0, 60),
-        ("audit-trail-integrity", Severity.CRITICAL, Comparison.GT, 0.0, 60),
-        ("cost-overrun", Severity.P2, Comparison.GT, 200.0, 3600),
-        ("cost-spike", Severity.P1, Comparison.GT, 500.0, 900),
+        ("coverage-p1", Severity.P1, Comparison.LT, 95.0, 300, 2),
+        ("coverage-p2", Severity.P2, Comparison.LT, 98.0, 600, 5),
+        ("latency-p1", Severity.P1, Comparison.GT, 300.0, 300, 2),
+        ("latency-p2", Severity.P2, Comparison.GT, 200.0, 600, 5),
+        ("error-rate-p1", Severity.P1, Comparison.GT, 0.1, 300, 2),
+        ("error-rate-p2", Severity.P2, Comparison.GT, 0.05, 600, 5),
+        ("cache-hit-rate-p2", Severity.P2, Comparison.LT, 70.0, 600, 5),
+        ("critical-failures", Severity.P1, Comparison.GT, 0.0, 300, 2),
+        ("emergency-op-latency", Severity.CRITICAL, Comparison.GT, 10_000.0, 300, 5),
+        ("critical-op-latency", Severity.CRITICAL, Comparison.GT, 20_000.0, 300, 5),
+        ("system-error-rate", Severity.CRITICAL, Comparison.GT, 10.0, 300, 5),
+        ("availability", Severity.CRITICAL, Comparison.LT, 95.0, 600, 10),
+        ("gdpr-compliance", Severity.CRITICAL, Comparison.LT, 100.0, 60, 1),
+        ("security-score", Severity.CRITICAL, Comparison.LT, 80.0, 600, 10),
+        ("pii-detection-failure", Severity.CRITICAL, Comparison.GT, 5.0, 60, 1),
+        ("audit-trail-integrity", Severity.CRITICAL, Comparison.GT, 0.0, 60, 1),
+        ("cost-overrun", Severity.P2, Comparison.GT, 200.0, 3600, 12),
+        ("cost-spike", Severity.P1, Comparison.GT, 500.0, 900, 15),
     ],
 )
 def test_catalog_holds_the_seed_defaults(
-    rule: str, severity: Severity, comparison: Comparison, threshold: float, duration: int
+    rule: str,
+    severity: Severity,
+    comparison: Comparison,
+    threshold: float,
+    duration: int,
+    datapoints: int,
 ) -> None:
     # Given / When
     found = DEFAULT_CATALOG.rule(rule)
@@ -88,6 +94,7 @@ def test_catalog_holds_the_seed_defaults(
     assert found.comparison is comparison
     assert DEFAULT_CATALOG.threshold_of(found) == pytest.approx(threshold)
     assert found.duration_seconds == duration
+    assert found.datapoints == datapoints
 
 
 def test_every_guardrail_kind_is_covered() -> None:
@@ -253,5 +260,49 @@ def test_evaluation_periods_follow_duration_and_period() -> None:
 
     # Then
     assert overrun.evaluation_periods == 12
-    assert coverage.evaluation_periods == 10
+    assert coverage.evaluation_periods == 5
     assert coverage.comparison.cloudwatch_operator == "LessThanThreshold"
+
+
+def test_p1_and_p2_triggers_are_in_force_within_their_budgets_with_m_of_n() -> None:
+    # Given the default catalog's seed-000 rules (the budget counts the response allowance after the alarm)
+    budgets = DEFAULT_CATALOG.mitigation_budget_seconds
+    seed_000 = [r for r in DEFAULT_CATALOG.rules if r.source == "seed 000 automatic triggers"]
+
+    # When / Then every P1 alarms in time for 5 minutes, every P2 for 10, and none fires on one bad minute
+    assert budgets == {Severity.P1: 300, Severity.P2: 600}
+    assert seed_000
+    for rule in seed_000:
+        assert rule.worst_alarm_seconds + DEFAULT_CATALOG.response_allowance_seconds <= budgets[rule.severity]
+        assert 2 <= rule.datapoints < rule.evaluation_periods
+        assert "False positives" in rule.trade_off
+
+
+def test_the_template_alarms_use_the_catalogs_m_of_n() -> None:
+    # Given the checked-in template / When its coverage alarms are read
+    template = (REPO / "template.yaml").read_text(encoding="utf-8")
+    p1 = template[template.index("AlarmName: !Sub \"failsafe-${ServiceName}-${EnvironmentName}-coverage-p1\"") :]
+    p2 = template[template.index("AlarmName: !Sub \"failsafe-${ServiceName}-${EnvironmentName}-coverage-p2\"") :]
+
+    # Then DatapointsToAlarm of EvaluationPeriods is the catalog's M of N
+    assert "EvaluationPeriods: 5\n      DatapointsToAlarm: 2\n" in p1[:1200]
+    assert "EvaluationPeriods: 10\n      DatapointsToAlarm: 5\n" in p2[:1200]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"duration_seconds": 300, "datapoints_to_alarm": 6}, "datapoints_exceed_window"),
+        ({"duration_seconds": 300, "datapoints_to_alarm": 1}, "single_datapoint_trigger"),
+        ({"duration_seconds": 600, "datapoints_to_alarm": None}, "trigger_too_slow"),
+    ],
+)
+def test_m_of_n_windows_that_cannot_keep_the_promise_are_findings(overrides: dict[str, object], code: str) -> None:
+    # Given a P1 coverage rule with a 5-minute mitigation budget
+    data = {**_data([_rule("a", severity="P1", **overrides)]), "mitigation_budget_seconds": {"P1": 300}}
+
+    # When the catalog is checked
+    findings = check_catalog(GuardrailCatalog.model_validate(data))
+
+    # Then the window is reported with what to change
+    assert code in [f.code for f in findings]

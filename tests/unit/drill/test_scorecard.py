@@ -13,6 +13,7 @@ from failsafe_tools.drill.scorecard import (
     milestones,
     requests_per_minute,
     score,
+    in_force_target,
     trigger_target,
     volume_variation,
 )
@@ -140,7 +141,8 @@ def test_a_client_older_than_the_deployed_version_is_not_converged() -> None:
     # When milestones are picked
     m = milestones(timeline, PREFIX)
 
-    # Then convergence never happened, and mitigation and recovery fail their targets
+    # Then convergence never happened: in force, mitigation and recovery fail their targets (the 590 s
+    # trigger also misses latency-p1's 240 s)
     assert m.converged is None
     card = score(
         m,
@@ -150,13 +152,14 @@ def test_a_client_older_than_the_deployed_version_is_not_converged() -> None:
         requests_per_minute=[120, 120, 121],
     )
     failed = {x.name for x in card.measures if x.met is False}
-    assert failed == {"mitigation (stage_2)", "recovery"}
+    assert failed == {"trigger", "fault to in force", "mitigation (stage_2)", "recovery"}
     assert not card.passed
 
 
 def test_an_incident_within_every_target_passes() -> None:
-    # Given a timeline where every milestone meets its target
-    m = milestones(incident_timeline(), PREFIX)
+    # Given a timeline where every milestone meets its target (latency-p1 alarms 3 min after the fault,
+    # clients serve the rollback 290 s after it: within P1's 5 minutes)
+    m = milestones(incident_timeline(alarm_at=180, converge_at=290), PREFIX)
 
     # When it is scored
     card = score(
@@ -175,7 +178,7 @@ def test_an_incident_within_every_target_passes() -> None:
 
 
 def test_a_slow_trigger_fails_and_says_by_how_much() -> None:
-    # Given the alarm fired 13 minutes after the fault (the rule needs 10 minutes + two periods)
+    # Given the alarm fired 13 minutes after the fault (latency-p1, 2 of 5 minutes, fires within 4 minutes)
     m = milestones(incident_timeline(alarm_at=780, converge_at=900, recovered_at=1000), PREFIX)
 
     # When it is scored
@@ -187,10 +190,12 @@ def test_a_slow_trigger_fails_and_says_by_how_much() -> None:
         requests_per_minute=[60, 60, 60],
     )
 
-    # Then the trigger misses its 720 s target
+    # Then the trigger misses its 240 s target, and the toggles were not in force within P1's 5 minutes
     trigger = card.measures[0]
     assert trigger.met is False
-    assert trigger.note == "780 s > 720 s"
+    assert trigger.note == "780 s > 240 s"
+    in_force = next(x for x in card.measures if x.name == "fault to in force")
+    assert (in_force.seconds, in_force.target_seconds, in_force.met) == (900, 300, False)
 
 
 def test_fill_rate_below_100_after_mitigation_fails() -> None:
@@ -250,15 +255,28 @@ def test_partial_first_and_last_minutes_are_left_out() -> None:
     assert requests_per_minute({10: 5, 11: 120, 12: 118, 13: 30}, 10, 13) == [120, 118]
 
 
-def test_trigger_target_comes_from_the_catalog_for_slow_rules() -> None:
-    # Given the catalog's cost-spike rule (15 minutes) and latency-p1 (10 minutes)
+def test_trigger_target_comes_from_the_catalogs_m_of_n() -> None:
+    # Given the catalog's cost-spike rule (15 of 15 minutes), latency-p1 (2 of 5) and gdpr (1 of 1)
     targets = DrillTargets()
 
-    # When the trigger targets are derived / Then each is the rule's duration plus two periods
+    # When the trigger targets are derived / Then each is (M + 2) periods: partial, M breaching, evaluation
     assert trigger_target(targets, DEFAULT_CATALOG, f"{PREFIX}cost-spike", PREFIX) == 1020
-    assert trigger_target(targets, DEFAULT_CATALOG, f"{PREFIX}latency-p1", PREFIX) == 720
-    assert trigger_target(targets, DEFAULT_CATALOG, f"{PREFIX}gdpr-compliance", PREFIX) == 600
+    assert trigger_target(targets, DEFAULT_CATALOG, f"{PREFIX}latency-p1", PREFIX) == 240
+    assert trigger_target(targets, DEFAULT_CATALOG, f"{PREFIX}coverage-p2", PREFIX) == 420
+    assert trigger_target(targets, DEFAULT_CATALOG, f"{PREFIX}gdpr-compliance", PREFIX) == 180
     assert trigger_target(targets, DEFAULT_CATALOG, None, PREFIX) == 600
+
+
+def test_in_force_target_is_the_severity_budget_and_own_durations_for_security_and_cost() -> None:
+    # Given the default catalog / When the fault -> in force targets are derived
+    targets = DrillTargets()
+
+    # Then P1 5 min and P2 10 min (seed 000); cost and security keep their own durations (+ allowance)
+    assert in_force_target(targets, DEFAULT_CATALOG, f"{PREFIX}coverage-p1", PREFIX) == 300
+    assert in_force_target(targets, DEFAULT_CATALOG, f"{PREFIX}coverage-p2", PREFIX) == 600
+    assert in_force_target(targets, DEFAULT_CATALOG, f"{PREFIX}cost-spike", PREFIX) == 1080
+    assert in_force_target(targets, DEFAULT_CATALOG, f"{PREFIX}gdpr-compliance", PREFIX) == 600
+    assert in_force_target(targets, DEFAULT_CATALOG, None, PREFIX) == 600
 
 
 def test_a_manual_incident_is_scored_from_the_operator_action() -> None:

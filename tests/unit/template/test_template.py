@@ -136,7 +136,8 @@ def test_every_guardrail_has_an_alarm_on_the_metric_contract() -> None:
         assert [d["Name"] for d in alarm["Dimensions"]] == list(metrics.SERVICE_DIMENSIONS)
         assert alarm["TreatMissingData"] == "notBreaching"
         assert alarm["ComparisonOperator"] == rule.comparison.cloudwatch_operator
-        assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == rule.evaluation_periods
+        assert alarm["EvaluationPeriods"] == rule.evaluation_periods
+        assert alarm["DatapointsToAlarm"] == rule.datapoints
         assert params[alarm["Threshold"]["Ref"]]["Default"] == pytest.approx(
             DEFAULT_CATALOG.threshold_of(rule)
         )

@@ -339,6 +339,14 @@ def check_alarms(target: Target, catalog: GuardrailCatalog = DEFAULT_CATALOG) ->
                     "redeploy with the catalog's periods",
                 )
             )
+        if int(alarm.get("DatapointsToAlarm", rule.datapoints)) != rule.datapoints:
+            problems.append(
+                (
+                    "fail",
+                    f"{alarm.get('DatapointsToAlarm')} datapoints to alarm, catalog says {rule.datapoints}",
+                    "redeploy with the catalog's datapoints (infra/sync_template.py)",
+                )
+            )
         if patterns and not any(_pattern_matches_name(p, name) for p in patterns):
             problems.append(
                 (

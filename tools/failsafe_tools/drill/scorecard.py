@@ -5,11 +5,13 @@ Every duration is the difference between two recorded instants; a milestone that
 reported as missing (and fails its target), never estimated. Targets are data (`DrillTargets`) with the
 seeds' defaults:
 
-- trigger: the alarm within 10 minutes of the fault (seed 000 shadow tests). A rule that must be
-  breached for `duration_seconds` cannot fire before that: the period in which the fault starts is only
-  partly breaching, the next `duration_seconds / period` periods must all breach, and CloudWatch evaluates
-  once per period. So when the catalog's duration is 10 minutes or more the target is that duration plus
-  two periods (seed 000's "within 10 minutes" of a 10-minute window; seed 004's 15-minute cost spike);
+- in force: from the fault until every client serves the mitigating toggles, within the catalog's budget
+  for the severity of the alarm that fired (seed 000: "triggers rollback within 10 minutes" for P2, half of
+  it for P1: `GuardrailCatalog.mitigation_budget_seconds`). Security, audit and cost rules keep their own
+  stated durations: their budget is the rule's worst alarm time plus the catalog's response allowance;
+- trigger: the alarm no later than the rule can fire for a sustained fault: the period the fault starts in
+  is only partly breaching, then M of the N periods must breach, then CloudWatch evaluates once per period
+  (`GuardrailRule.worst_alarm_seconds`);
 - mitigation: from the incident start until every client serves the level's toggles, within the target of
   the stage in force (seed 004: L1 < 2 min, L2 < 5 min, L3 < 10 min; the plan's `target_seconds`);
 - recovery: metrics green again (the controller enters RECOVERY_VERIFY) within 15 minutes of mitigation;
@@ -26,7 +28,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from failsafe.domain.catalog import DEFAULT_CATALOG, GuardrailCatalog
+from failsafe.domain.catalog import DEFAULT_CATALOG, OWN_DURATION_KINDS, GuardrailCatalog, GuardrailRule
 from failsafe.domain.plans import DEFAULT_PLAN, Plan
 from failsafe.reporting.timeline import Timeline, TimelineEvent
 
@@ -217,18 +219,36 @@ def _measure(name: str, frm: str, to: str, seconds: float | None, target: float 
     return Measure(name=name, frm=frm, to=to, seconds=seconds, target_seconds=target, met=met, note=note)
 
 
+def _rule_of(catalog: GuardrailCatalog, alarm_name: str | None, prefix: str) -> GuardrailRule | None:
+    if alarm_name is None:
+        return None
+    name = alarm_name.removeprefix(prefix)
+    return next((rule for rule in catalog.rules if rule.name == name), None)
+
+
 def trigger_target(
     targets: DrillTargets, catalog: GuardrailCatalog, alarm_name: str | None, prefix: str
 ) -> float:
-    """The trigger target for the alarm that fired: the seed's 10 minutes, or the rule's own duration plus
-    two periods (the partly breaching one and one evaluation) when the catalog's rule needs that long."""
-    if alarm_name is None:
+    """Fault -> alarm at the latest for the rule that fired ((M + 2) periods); the seed's 10 minutes for an
+    alarm the catalog does not know."""
+    rule = _rule_of(catalog, alarm_name, prefix)
+    return float(rule.worst_alarm_seconds if rule else targets.trigger_seconds)
+
+
+def in_force_target(
+    targets: DrillTargets, catalog: GuardrailCatalog, alarm_name: str | None, prefix: str
+) -> float:
+    """Fault -> toggles in force: the catalog's budget for the severity of the rule that fired (P1 5 min, P2
+    10 min); a rule without one (security, audit, cost: their own stated durations) gets its worst alarm
+    time plus the response allowance, never less than the seed's 10 minutes."""
+    rule = _rule_of(catalog, alarm_name, prefix)
+    if rule is None:
         return float(targets.trigger_seconds)
-    rule_name = alarm_name.removeprefix(prefix)
-    for rule in catalog.rules:
-        if rule.name == rule_name and rule.duration_seconds >= targets.trigger_seconds:
-            return float(rule.duration_seconds + 2 * rule.period_seconds)
-    return float(targets.trigger_seconds)
+    budget = catalog.mitigation_budget_seconds.get(rule.severity)
+    if budget is not None and rule.kind not in OWN_DURATION_KINDS:
+        return float(budget)
+    own = rule.worst_alarm_seconds + catalog.response_allowance_seconds
+    return float(max(targets.trigger_seconds, own))
 
 
 def volume_variation(per_minute: Sequence[int]) -> float | None:
@@ -268,6 +288,15 @@ def score(
             )
         )
         measures.append(_measure("incident opened", "alarm", "incident", _between(m.alarm, m.incident), None))
+        measures.append(
+            _measure(
+                "fault to in force",
+                "fault",
+                "clients converged",
+                _between(m.fault, m.converged),
+                in_force_target(targets, catalog, m.alarm_name, alarm_prefix),
+            )
+        )
     else:
         measures.append(
             _measure("incident opened", "operator action", "incident", _between(m.fault, m.incident), None)
