@@ -114,7 +114,8 @@ class GuardrailRule(BaseModel):
     threshold: float | TargetMultiple
     period_seconds: int = Field(60, description="CloudWatch period; the duration must be a multiple of it.")
     duration_seconds: int = Field(
-        ..., description="The evaluation window (CloudWatch EvaluationPeriods x Period) the breach is judged over."
+        ...,
+        description="The evaluation window (CloudWatch EvaluationPeriods x Period) the breach is judged over.",
     )
     datapoints_to_alarm: int | None = Field(
         None,
@@ -123,7 +124,8 @@ class GuardrailRule(BaseModel):
         "None: all N (the breach lasts the whole window).",
     )
     trade_off: str = Field(
-        "", description="Why this M of N: how soon it fires against how easily noise fires it (false positives)."
+        "",
+        description="Why this M of N: how soon it fires against how easily noise fires it (false positives).",
     )
     source: str = Field("", description="Where the default comes from (seed and line).")
 
@@ -143,8 +145,8 @@ class GuardrailRule(BaseModel):
 
     @property
     def worst_alarm_seconds(self) -> int:
-        """Fault -> ALARM at the latest for a sustained fault: the partly breaching period the fault starts in,
-        then M breaching periods, then one period until CloudWatch's next evaluation."""
+        """Fault -> ALARM at the latest for a sustained fault: the partly breaching period the fault starts
+        in, then M breaching periods, then one period until CloudWatch's next evaluation."""
         return (self.datapoints + 2) * self.period_seconds
 
 

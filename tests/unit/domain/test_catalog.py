@@ -78,7 +78,7 @@ def test_default_catalog_has_no_findings() -> None:
         ("cost-spike", Severity.P1, Comparison.GT, 500.0, 900, 15),
     ],
 )
-def test_catalog_holds_the_seed_defaults(
+def test_catalog_holds_the_seed_defaults(  # noqa: PLR0917 (one parameter per column of the table)
     rule: str,
     severity: Severity,
     comparison: Comparison,
@@ -281,8 +281,9 @@ def test_p1_and_p2_triggers_are_in_force_within_their_budgets_with_m_of_n() -> N
 def test_the_template_alarms_use_the_catalogs_m_of_n() -> None:
     # Given the checked-in template / When its coverage alarms are read
     template = (REPO / "template.yaml").read_text(encoding="utf-8")
-    p1 = template[template.index("AlarmName: !Sub \"failsafe-${ServiceName}-${EnvironmentName}-coverage-p1\"") :]
-    p2 = template[template.index("AlarmName: !Sub \"failsafe-${ServiceName}-${EnvironmentName}-coverage-p2\"") :]
+    name = 'AlarmName: !Sub "failsafe-${{ServiceName}}-${{EnvironmentName}}-{}"'
+    p1 = template[template.index(name.format("coverage-p1")) :]
+    p2 = template[template.index(name.format("coverage-p2")) :]
 
     # Then DatapointsToAlarm of EvaluationPeriods is the catalog's M of N
     assert "EvaluationPeriods: 5\n      DatapointsToAlarm: 2\n" in p1[:1200]
@@ -297,7 +298,9 @@ def test_the_template_alarms_use_the_catalogs_m_of_n() -> None:
         ({"duration_seconds": 600, "datapoints_to_alarm": None}, "trigger_too_slow"),
     ],
 )
-def test_m_of_n_windows_that_cannot_keep_the_promise_are_findings(overrides: dict[str, object], code: str) -> None:
+def test_m_of_n_windows_that_cannot_keep_the_promise_are_findings(
+    overrides: dict[str, object], code: str
+) -> None:
     # Given a P1 coverage rule with a 5-minute mitigation budget
     data = {**_data([_rule("a", severity="P1", **overrides)]), "mitigation_budget_seconds": {"P1": 300}}
 

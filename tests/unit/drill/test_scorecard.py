@@ -10,10 +10,10 @@ from failsafe.domain.catalog import DEFAULT_CATALOG
 from failsafe.reporting.timeline import Timeline, TimelineEvent
 from failsafe_tools.drill.scorecard import (
     DrillTargets,
+    in_force_target,
     milestones,
     requests_per_minute,
     score,
-    in_force_target,
     trigger_target,
     volume_variation,
 )
