@@ -115,7 +115,7 @@ class GuardrailRule(BaseModel):
     period_seconds: int = Field(60, description="CloudWatch period; the duration must be a multiple of it.")
     duration_seconds: int = Field(
         ...,
-        description="The evaluation window (CloudWatch EvaluationPeriods x Period) the breach is judged over.",
+        description="The evaluation window (EvaluationPeriods x Period) the breach is judged over.",
     )
     datapoints_to_alarm: int | None = Field(
         None,
