@@ -348,29 +348,31 @@ def _resolvable(catalog: GuardrailCatalog, rule: GuardrailRule) -> bool:
 
 
 _P2_WINDOW: Mapping[str, Any] = {
-    "duration_seconds": 600,
-    "datapoints_to_alarm": 5,
+    "duration_seconds": 300,
+    "datapoints_to_alarm": 4,
     "trade_off": (
-        "5 of 10 one-minute datapoints: the seed's 10-minute guardrail window, firing on the 5th bad minute "
-        "in it. A sustained fault alarms 5-7 minutes after it starts, so the toggles are in force within "
-        "seed 000's 10 minutes (10 of 10 alarmed after 10-12 minutes). False positives: one or two bad "
-        "minutes never fire it, but five scattered bad minutes within ten do, where 10 of 10 needed ten in "
-        "a row; a metric that flaps around its threshold rolls back sooner and more often."
+        "4 of 5 one-minute datapoints: fires on the 4th bad minute within five, so a sustained fault alarms "
+        "4-6 minutes after it starts and the toggles are in force within seed 000's 10 minutes (10 of 10 "
+        "alarmed after 10-12). False positives: one bad minute never fires it, but four bad minutes out of "
+        "five with one good one between do, where 10 of 10 needed ten in a row. Clearing: the alarm returns "
+        "to OK after N - M + 1 = 2 good minutes; a wider gap (5 of 10 clears after 6) would outlast a "
+        "stage's 5-minute recovery deadline and escalate a cured incident."
     ),
 }
 _P1_WINDOW: Mapping[str, Any] = {
-    "duration_seconds": 300,
+    "duration_seconds": 180,
     "datapoints_to_alarm": 2,
     "trade_off": (
-        "2 of 5 one-minute datapoints: a P1 breach is severe enough to act on the 2nd bad minute, so a "
-        "sustained fault alarms 2-4 minutes after it starts and the toggles are in force within 5 minutes. "
-        "False positives: a single bad minute never fires it, but two isolated bad minutes within five do "
-        "(the price of halving P2's budget); the staged plan's Stage 1 is the mildest step and restores "
-        "once metrics are green for the verify window."
+        "2 of 3 one-minute datapoints: a P1 breach is severe enough to act on the 2nd bad minute within "
+        "three, so a sustained fault alarms 2-4 minutes after it starts and the toggles are in force within "
+        "5 minutes. False positives: a single bad minute never fires it, but two bad minutes around one good "
+        "one do (the price of halving P2's budget; Stage 1/2 are mild and restore after the verify window). "
+        "Clearing: OK after 2 good minutes."
     ),
 }
 """Seed 000's P1/P2 windows. Fault -> ALARM is at most (M + 2) minutes (the partly breaching minute, M
-breaching ones, one evaluation), leaving `response_allowance_seconds` of the budget for the response."""
+breaching ones, one evaluation), leaving `response_allowance_seconds` of the budget for the response; an
+alarm clears after N - M + 1 good minutes, which must stay well inside a stage's recovery deadline."""
 
 DEFAULT_CATALOG_DATA: Mapping[str, Any] = {
     "version": 1,

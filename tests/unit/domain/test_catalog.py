@@ -58,14 +58,14 @@ def test_default_catalog_has_no_findings() -> None:
 @pytest.mark.parametrize(
     ("rule", "severity", "comparison", "threshold", "duration", "datapoints"),
     [
-        ("coverage-p1", Severity.P1, Comparison.LT, 95.0, 300, 2),
-        ("coverage-p2", Severity.P2, Comparison.LT, 98.0, 600, 5),
-        ("latency-p1", Severity.P1, Comparison.GT, 300.0, 300, 2),
-        ("latency-p2", Severity.P2, Comparison.GT, 200.0, 600, 5),
-        ("error-rate-p1", Severity.P1, Comparison.GT, 0.1, 300, 2),
-        ("error-rate-p2", Severity.P2, Comparison.GT, 0.05, 600, 5),
-        ("cache-hit-rate-p2", Severity.P2, Comparison.LT, 70.0, 600, 5),
-        ("critical-failures", Severity.P1, Comparison.GT, 0.0, 300, 2),
+        ("coverage-p1", Severity.P1, Comparison.LT, 95.0, 180, 2),
+        ("coverage-p2", Severity.P2, Comparison.LT, 98.0, 300, 4),
+        ("latency-p1", Severity.P1, Comparison.GT, 300.0, 180, 2),
+        ("latency-p2", Severity.P2, Comparison.GT, 200.0, 300, 4),
+        ("error-rate-p1", Severity.P1, Comparison.GT, 0.1, 180, 2),
+        ("error-rate-p2", Severity.P2, Comparison.GT, 0.05, 300, 4),
+        ("cache-hit-rate-p2", Severity.P2, Comparison.LT, 70.0, 300, 4),
+        ("critical-failures", Severity.P1, Comparison.GT, 0.0, 180, 2),
         ("emergency-op-latency", Severity.CRITICAL, Comparison.GT, 10_000.0, 300, 5),
         ("critical-op-latency", Severity.CRITICAL, Comparison.GT, 20_000.0, 300, 5),
         ("system-error-rate", Severity.CRITICAL, Comparison.GT, 10.0, 300, 5),
@@ -260,7 +260,7 @@ def test_evaluation_periods_follow_duration_and_period() -> None:
 
     # Then
     assert overrun.evaluation_periods == 12
-    assert coverage.evaluation_periods == 5
+    assert coverage.evaluation_periods == 3
     assert coverage.comparison.cloudwatch_operator == "LessThanThreshold"
 
 
@@ -286,15 +286,15 @@ def test_the_template_alarms_use_the_catalogs_m_of_n() -> None:
     p2 = template[template.index(name.format("coverage-p2")) :]
 
     # Then DatapointsToAlarm of EvaluationPeriods is the catalog's M of N
-    assert "EvaluationPeriods: 5\n      DatapointsToAlarm: 2\n" in p1[:1200]
-    assert "EvaluationPeriods: 10\n      DatapointsToAlarm: 5\n" in p2[:1200]
+    assert "EvaluationPeriods: 3\n      DatapointsToAlarm: 2\n" in p1[:1200]
+    assert "EvaluationPeriods: 5\n      DatapointsToAlarm: 4\n" in p2[:1200]
 
 
 @pytest.mark.parametrize(
     ("overrides", "code"),
     [
-        ({"duration_seconds": 300, "datapoints_to_alarm": 6}, "datapoints_exceed_window"),
-        ({"duration_seconds": 300, "datapoints_to_alarm": 1}, "single_datapoint_trigger"),
+        ({"duration_seconds": 180, "datapoints_to_alarm": 4}, "datapoints_exceed_window"),
+        ({"duration_seconds": 180, "datapoints_to_alarm": 1}, "single_datapoint_trigger"),
         ({"duration_seconds": 600, "datapoints_to_alarm": None}, "trigger_too_slow"),
     ],
 )

@@ -30,7 +30,7 @@ def test_classify_reads_severity_kind_and_scope_from_a_stack_alarm() -> None:
     assert trigger.kind is GuardrailKind.COVERAGE
     assert trigger.scope == Scope.parse("recommender/prod/region=eu-west-1")
     assert trigger.threshold == 95.0
-    assert trigger.duration_seconds == 300
+    assert trigger.duration_seconds == 180
 
 
 def test_the_longest_matching_rule_name_wins() -> None:

@@ -178,7 +178,7 @@ def test_an_incident_within_every_target_passes() -> None:
 
 
 def test_a_slow_trigger_fails_and_says_by_how_much() -> None:
-    # Given the alarm fired 13 minutes after the fault (latency-p1, 2 of 5 minutes, fires within 4 minutes)
+    # Given the alarm fired 13 minutes after the fault (latency-p1, 2 of 3 minutes, fires within 4 minutes)
     m = milestones(incident_timeline(alarm_at=780, converge_at=900, recovered_at=1000), PREFIX)
 
     # When it is scored
@@ -256,13 +256,13 @@ def test_partial_first_and_last_minutes_are_left_out() -> None:
 
 
 def test_trigger_target_comes_from_the_catalogs_m_of_n() -> None:
-    # Given the catalog's cost-spike rule (15 of 15 minutes), latency-p1 (2 of 5) and gdpr (1 of 1)
+    # Given the catalog's cost-spike rule (15 of 15 minutes), latency-p1 (2 of 3) and gdpr (1 of 1)
     targets = DrillTargets()
 
     # When the trigger targets are derived / Then each is (M + 2) periods: partial, M breaching, evaluation
     assert trigger_target(targets, DEFAULT_CATALOG, f"{PREFIX}cost-spike", PREFIX) == 1020
     assert trigger_target(targets, DEFAULT_CATALOG, f"{PREFIX}latency-p1", PREFIX) == 240
-    assert trigger_target(targets, DEFAULT_CATALOG, f"{PREFIX}coverage-p2", PREFIX) == 420
+    assert trigger_target(targets, DEFAULT_CATALOG, f"{PREFIX}coverage-p2", PREFIX) == 360
     assert trigger_target(targets, DEFAULT_CATALOG, f"{PREFIX}gdpr-compliance", PREFIX) == 180
     assert trigger_target(targets, DEFAULT_CATALOG, None, PREFIX) == 600
 
