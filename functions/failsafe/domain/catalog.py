@@ -370,6 +370,17 @@ _P1_WINDOW: Mapping[str, Any] = {
         "Clearing: OK after 2 good minutes."
     ),
 }
+_CACHE_WINDOW: Mapping[str, Any] = {
+    "duration_seconds": 480,
+    "datapoints_to_alarm": 7,
+    "trade_off": (
+        "7 of 8 one-minute datapoints: every change of serving policy (a rollback stage included) starts "
+        "with a cold cache for a few minutes, so the cache guardrail needs 7 bad minutes within eight: a "
+        "sustained fault alarms 7-9 minutes after it starts, inside P2's 10 minutes. False positives: a "
+        "warm-up of up to six minutes never fires it (4 of 5 fired on the cache a rollback had just "
+        "emptied and escalated a cured incident); clearing takes 2 good minutes."
+    ),
+}
 """Seed 000's P1/P2 windows. Fault -> ALARM is at most (M + 2) minutes (the partly breaching minute, M
 breaching ones, one evaluation), leaving `response_allowance_seconds` of the budget for the response; an
 alarm clears after N - M + 1 good minutes, which must stay well inside a stage's recovery deadline."""
@@ -441,7 +452,7 @@ DEFAULT_CATALOG_DATA: Mapping[str, Any] = {
                 "metric": metric,
                 "comparison": comparison,
                 "threshold": threshold,
-                **(_P1_WINDOW if severity == "P1" else _P2_WINDOW),
+                **(_P1_WINDOW if severity == "P1" else _CACHE_WINDOW if kind == "cache" else _P2_WINDOW),
                 "source": "seed 000 automatic triggers",
             }
             for name, kind, severity, metric, comparison, threshold in (

@@ -64,7 +64,7 @@ def test_default_catalog_has_no_findings() -> None:
         ("latency-p2", Severity.P2, Comparison.GT, 200.0, 300, 4),
         ("error-rate-p1", Severity.P1, Comparison.GT, 0.1, 180, 2),
         ("error-rate-p2", Severity.P2, Comparison.GT, 0.05, 300, 4),
-        ("cache-hit-rate-p2", Severity.P2, Comparison.LT, 70.0, 300, 4),
+        ("cache-hit-rate-p2", Severity.P2, Comparison.LT, 70.0, 480, 7),
         ("critical-failures", Severity.P1, Comparison.GT, 0.0, 180, 2),
         ("emergency-op-latency", Severity.CRITICAL, Comparison.GT, 10_000.0, 300, 5),
         ("critical-op-latency", Severity.CRITICAL, Comparison.GT, 20_000.0, 300, 5),

@@ -58,12 +58,16 @@ from failsafe_tools.drill.scorecard import (
     score,
 )
 from failsafe_tools.drill.traffic import TrafficGenerator
+from failsafe_tools.local.clock import SpeedClock
 
 DEFAULT_SPEED = 75.0
 """Simulated seconds per wall second. A whole incident (10-minute trigger, 15-minute verify window, gradual
 restore) is about 45 simulated minutes, so the default drill ends within a minute of wall time. Faster is
 riskier on a small machine: the local Lambda runtime times handlers out on the simulated clock, so at 90x
 a 30 s Timeout is a third of a wall second of a busy CPU."""
+
+OPERATOR_POLL_SECONDS = 5.0
+"""Simulated seconds between two looks of the drill's operator (state, approvals, repairs)."""
 
 OPERATOR = "drill-operator"
 RELEASE_ALIAS = "live"
@@ -260,6 +264,7 @@ class _Drill:
             refresh_seconds=self.options.refresh_seconds,
             # as the recommender Lambda starts: cache prewarmed with its default number of users
             prewarm_users=RecommenderSettings.from_env().prewarm_users,
+            clock=self.clock if isinstance(self.clock, SpeedClock) else None,
         )
         self.traffic.start()
         self.note("drill:traffic", f"reference-recommender traffic started ({self.options.rate:g} req/s)")
@@ -304,11 +309,18 @@ class _Drill:
             )
         )
 
+    def pause(self, stop: threading.Event) -> None:
+        """Until the operator's next look: `OPERATOR_POLL_SECONDS` of simulated time on a drill clock."""
+        if isinstance(self.clock, SpeedClock):
+            self.clock.sleep(OPERATOR_POLL_SECONDS, cancel=stop)
+        else:
+            time.sleep(0.2)
+
     def wait(self, simulated_seconds: float, stop: threading.Event) -> None:
         until = self.clock.time() + simulated_seconds
         while self.clock.time() < until and not stop.is_set():
             self.observe()
-            time.sleep(0.2)
+            self.pause(stop)
 
     def inject(self) -> None:
         assert self.traffic is not None
@@ -457,7 +469,7 @@ class _Drill:
                 return True
             if self.incident_seen:
                 self.phase = f"incident {state}"
-            time.sleep(0.2)
+            self.pause(stop)
         return False
 
     # -- afterwards -----------------------------------------------------------------------------------------
@@ -582,7 +594,6 @@ def run_drill(
     progress: Callable[[DrillProgress], None] | None = None,
     stop: threading.Event | None = None,
 ) -> DrillResult:
-    from failsafe_tools.local.clock import SpeedClock
     from failsafe_tools.local.stack import LocalStack
 
     stop = stop or threading.Event()
@@ -614,7 +625,8 @@ def run_drill(
             drill.deploy_baseline()
             drill.start_traffic()
             try:
-                returned = drill.run(stop)
+                with clock.working():  # the operator is an actor too: it looks every OPERATOR_POLL_SECONDS
+                    returned = drill.run(stop)
             except KeyboardInterrupt:
                 interrupted = True
                 returned = False

@@ -7,9 +7,12 @@ the local CloudWatch, where the guardrail alarms evaluate it, exactly as CloudWa
 lines a Lambda prints.
 
 Requests are open-loop: `rate` per simulated second, so request volume does not depend on how fast the
-machine is. What the generator observes is kept per simulated minute (`MinuteStats`) and every change of
-the client's applied config version is recorded with its instant (`VersionChange`): that is how a drill
-measures client convergence.
+machine is. On a drill's `SpeedClock` the generator is an actor: it holds the clock while it serves, wakes
+every `ACTOR_STEP_SECONDS` of simulated time to serve the slots that came due, and refreshes the client
+exactly every `refresh_seconds`, so it never falls behind and its client polls at the same instants
+whatever the host's load. What the generator observes is kept per simulated minute (`MinuteStats`) and
+every change of the client's applied config version is recorded with its instant (`VersionChange`): that
+is how a drill measures client convergence.
 """
 
 from __future__ import annotations
@@ -28,11 +31,15 @@ from failsafe.domain.decision import ServingPolicy
 from failsafe.domain.scope import DIMENSION_ENVIRONMENT, DIMENSION_SERVICE
 from failsafe.recommender.chaos import ChaosConfig, ChaosControl
 from failsafe.recommender.service import Recommender
+from failsafe_tools.local.clock import SpeedClock
 
 DRILL_CHAOS_WINDOW = timedelta(hours=3)
 """A drill's faults expire on their own after this (simulated) time, inside chaos's 4-hour prod limit."""
 
 EmfPublisher = Callable[[dict[str, Any]], None]
+
+ACTOR_STEP_SECONDS = 1.0
+"""On a SpeedClock: simulated seconds between two wake-ups (each serves the slots due since the last)."""
 
 
 class ComponentChaos(ChaosControl):
@@ -80,11 +87,13 @@ class TrafficGenerator:
         refresh_seconds: float = 15.0,
         max_batch: int = 400,
         prewarm_users: int = 0,
+        clock: SpeedClock | None = None,
     ) -> None:
         if rate <= 0:
             raise ValueError(f"rate {rate}: must be > 0 requests per simulated second")
         self.client = client
         self.clock_time = clock_time
+        self.clock = clock
         self.rate = rate
         self.refresh_seconds = refresh_seconds
         self.max_batch = max_batch
@@ -157,11 +166,16 @@ class TrafficGenerator:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.clock is not None:
+            self.clock.wake()
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
 
     def _run(self) -> None:
+        if self.clock is not None:
+            self._run_as_actor(self.clock)
+            return
         due = self.clock_time()
         while not self._stop.is_set():
             now = self.clock_time()
@@ -179,6 +193,23 @@ class TrafficGenerator:
                 skipped = backlog - self.max_batch
                 due += skipped / self.rate
                 self.errors.append(f"traffic fell behind by {skipped} requests at {now:.0f}")
+
+    def _run_as_actor(self, clock: SpeedClock) -> None:
+        with clock.working():
+            due = clock.time()
+            next_refresh = self._last_refresh + self.refresh_seconds
+            while not self._stop.is_set():
+                now = clock.time()
+                if now >= next_refresh:
+                    self._refresh(now)
+                    next_refresh += self.refresh_seconds * max(
+                        1, int((now - next_refresh) // self.refresh_seconds) + 1
+                    )
+                while due <= now:
+                    self.serve_one(arrival=due)
+                    due += 1 / self.rate
+                wake = min(next_refresh, max(due, now + ACTOR_STEP_SECONDS))
+                clock.sleep(wake - clock.time(), cancel=self._stop)
 
     def _refresh(self, now: float) -> None:
         self._last_refresh = now

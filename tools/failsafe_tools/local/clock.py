@@ -7,11 +7,13 @@ nothing in `failsafe_tools.local` calls `time.time()` or `time.sleep()` directly
 
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from failsafe.clock import Clock, get_clock, on_clock_change, set_clock
@@ -20,6 +22,7 @@ __all__ = [
     "EPOCH_START",
     "Clock",
     "ClockTicker",
+    "Hold",
     "ManualClock",
     "SpeedClock",
     "get_clock",
@@ -32,84 +35,215 @@ EPOCH_START = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
 _log = logging.getLogger(__name__)
 
 
-class SpeedClock:
-    """`speed` simulated seconds per wall second, except while the stack works.
+class Hold:
+    """One anonymous hold on a `SpeedClock` (a hand-off to a thread that is about to start work)."""
 
-    Simulated time does not pass while a thread holds `working()` (the local Lambda runtime holds it for each
-    invocation): what a handler computes, and its calls to the local AWS, take no simulated time however busy
-    the host is, so a drill's scorecard does not depend on the machine. A working thread that sleeps on this
-    clock is waiting, not working: its hold is released for the sleep. Lambda's own duration is modelled by
-    the runtime (`failsafe_tools.local.lambda_runtime.MODELLED_INVOCATION_SECONDS`).
+    def __init__(self, clock: SpeedClock) -> None:
+        self._clock = clock
+        self._held = True
+
+    def release(self) -> None:
+        """Give the hold back (idempotent)."""
+        if self._held:
+            self._held = False
+            self._clock._release_token()
+
+
+@dataclass(order=True)
+class _Sleeper:
+    target: float
+    seq: int
+    ident: int = field(compare=False)
+    depth: int = field(compare=False)
+    woken: bool = field(default=False, compare=False)
+
+
+class SpeedClock:
+    """Virtual time for drills: at most `speed` simulated seconds a wall second, and only while nobody works.
+
+    The drill's scorecard must not depend on the host, so time follows a discrete-event rule:
+
+    - **Simulated time stands still while any actor works.** A thread holds the clock with `working()` (the
+      local Lambda runtime for each invocation, the alarm/AppConfig ticker for each step, the drill's traffic
+      and its operator loop, each Step Functions execution between its waits); `hold()` is an anonymous hold
+      a thread hands to one it starts, so nothing slips through the gap before the new thread holds.
+    - **A sleeping actor wakes exactly on time.** `sleep(s)` gives up the caller's hold and registers a
+      wake-up; the clock never passes a wake-up before that sleeper has woken with its hold back (the hold is
+      restored by the clock itself, at the wake-up instant). So an alarm evaluation, a client poll or a
+      drill step happens at the same simulated instant however late the host schedules the thread.
+    - **Between events, time runs at `speed`** (a drill at 600x waits 0.1 s of wall time for a one-minute
+      gap); the speed only changes how long the drill takes, never what it measures.
+    - Inside `working(jump_sleeps=True)` (a Lambda invocation) a sleep is modelled instead: it moves the
+      clock forward at once (`advance`), as a retry backoff inside Lambda takes simulated time without
+      anything else running in between. The invocation's own duration is modelled the same way by the
+      runtime (`failsafe_tools.local.lambda_runtime.MODELLED_INVOCATION_SECONDS`).
     """
 
     def __init__(self, speed: float = 1.0, start: float | None = None) -> None:
-        if speed <= 0:
-            raise ValueError(f"clock speed {speed}: must be > 0 (1 = real time, 60 = a minute per second)")
+        if not speed > 0 or speed == float("inf"):
+            raise ValueError(
+                f"clock speed {speed}: must be > 0 and finite (1 = real time, 60 = a minute a second)"
+            )
         self.speed = speed
-        self._origin_sim = time.time() if start is None else start
-        self._origin_wall = time.monotonic()
-        self._offset = 0.0
-        self._lock = threading.Lock()
+        self._now = time.time() if start is None else start
+        self._anchor = time.monotonic()
+        self._cond = threading.Condition(threading.Lock())
         self._holds: dict[int, int] = {}  # thread id -> depth of working()
-        self._frozen_since: float | None = None
-        self._frozen_total = 0.0
+        self._jumping: dict[int, int] = {}  # thread id -> depth of working(jump_sleeps=True)
+        self._tokens = 0  # anonymous holds (hand-offs)
+        self._sleepers: list[_Sleeper] = []
+        self._seq = 0
 
+    # -- reading --------------------------------------------------------------------------------------------
     def time(self) -> float:
-        with self._lock:
-            return self._origin_sim + self._running_wall() * self.speed + self._offset
-
-    def _running_wall(self) -> float:
-        now = time.monotonic()
-        frozen = self._frozen_total + (now - self._frozen_since if self._frozen_since is not None else 0.0)
-        return now - self._origin_wall - frozen
+        with self._cond:
+            self._sync()
+            return self._now
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.time(), tz=UTC)
 
-    def sleep(self, seconds: float) -> None:
+    @property
+    def frozen(self) -> bool:
+        with self._cond:
+            return self._busy()
+
+    # -- moving ---------------------------------------------------------------------------------------------
+    def advance(self, seconds: float) -> None:
+        """Jump forward without waiting (a modelled duration). Sleepers passed by the jump wake at once."""
+        if seconds < 0:
+            raise ValueError(f"advance({seconds}): time only moves forward")
+        with self._cond:
+            self._sync()
+            self._now += seconds
+            self._wake_due()
+
+    def sleep(self, seconds: float, *, cancel: threading.Event | None = None) -> None:
+        """Wait `seconds` of simulated time (not working meanwhile); return early once `cancel` is set."""
         if seconds <= 0:
             return
-        depth = self._set_hold(threading.get_ident(), 0)
-        try:
-            target = self.time() + seconds
-            while (remaining := target - self.time()) > 0:
-                time.sleep(min(remaining / self.speed, 0.01))
-        finally:
-            self._set_hold(threading.get_ident(), depth)
-
-    def advance(self, seconds: float) -> None:
-        """Jump forward without waiting (a drill skipping a quiet stretch)."""
-        with self._lock:
-            self._offset += seconds
+        ident = threading.get_ident()
+        with self._cond:
+            if self._jumping.get(ident):
+                self._sync()
+                self._now += seconds
+                self._wake_due()
+                return
+            self._sync()
+            self._seq += 1
+            sleeper = _Sleeper(self._now + seconds, self._seq, ident, self._holds.pop(ident, 0))
+            heapq.heappush(self._sleepers, sleeper)
+            self._cond.notify_all()
+            while not sleeper.woken:
+                if cancel is not None and cancel.is_set():
+                    self._sleepers.remove(sleeper)
+                    heapq.heapify(self._sleepers)
+                    if sleeper.depth:
+                        self._holds[ident] = sleeper.depth
+                    return
+                self._cond.wait(self._wall_wait())
+                self._sync()
 
     @contextmanager
-    def working(self) -> Iterator[None]:
+    def working(self, *, jump_sleeps: bool = False) -> Iterator[None]:
         """Simulated time stands still while the calling thread runs this block (outside its sleeps)."""
         ident = threading.get_ident()
-        self._set_hold(ident, self._holds.get(ident, 0) + 1)
+        with self._cond:
+            self._sync()
+            self._holds[ident] = self._holds.get(ident, 0) + 1
+            if jump_sleeps:
+                self._jumping[ident] = self._jumping.get(ident, 0) + 1
         try:
             yield
         finally:
-            self._set_hold(ident, max(0, self._holds.get(ident, 1) - 1))
+            with self._cond:
+                self._sync()
+                if jump_sleeps:
+                    self._drop(self._jumping, ident)
+                self._drop(self._holds, ident)
+                self._cond.notify_all()
 
-    @property
-    def frozen(self) -> bool:
-        with self._lock:
-            return self._frozen_since is not None
-
-    def _set_hold(self, ident: int, depth: int) -> int:
-        """Set the calling thread's hold depth; return the previous one."""
-        with self._lock:
-            previous = self._holds.pop(ident, 0)
+    @contextmanager
+    def idle(self) -> Iterator[None]:
+        """The calling thread waits on another actor for this block: its hold is suspended meanwhile and
+        taken back at the end (whoever wakes it hands it a `hold()` to close the gap)."""
+        ident = threading.get_ident()
+        with self._cond:
+            self._sync()
+            depth = self._holds.pop(ident, 0)
+            self._cond.notify_all()
+        try:
+            yield
+        finally:
             if depth:
-                self._holds[ident] = depth
-            now = time.monotonic()
-            if self._holds and self._frozen_since is None:
-                self._frozen_since = now
-            elif not self._holds and self._frozen_since is not None:
-                self._frozen_total += now - self._frozen_since
-                self._frozen_since = None
-            return previous
+                with self._cond:
+                    self._sync()
+                    self._holds[ident] = self._holds.get(ident, 0) + depth
+
+    def wake(self) -> None:
+        """Nudge sleepers to look at their `cancel` events now rather than at their next wall poll."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def hold(self) -> Hold:
+        """An anonymous hold: time stands still until `release()` (hand it to a thread you start)."""
+        with self._cond:
+            self._sync()
+            self._tokens += 1
+        return Hold(self)
+
+    # -- internals (called with self._cond held) ------------------------------------------------------------
+    def _release_token(self) -> None:
+        with self._cond:
+            self._sync()
+            self._tokens -= 1
+            self._cond.notify_all()
+
+    @staticmethod
+    def _drop(counts: dict[int, int], ident: int) -> None:
+        depth = counts.get(ident, 1) - 1
+        if depth > 0:
+            counts[ident] = depth
+        else:
+            counts.pop(ident, None)
+
+    def _busy(self) -> bool:
+        return bool(self._holds) or self._tokens > 0
+
+    def _sync(self) -> None:
+        """Bring `_now` up to date: run at `speed` while nobody works, stop at the first due sleeper."""
+        wall = time.monotonic()
+        if not self._busy():
+            candidate = self._now + (wall - self._anchor) * self.speed
+            if self._sleepers and candidate >= self._sleepers[0].target:
+                self._now = max(self._now, self._sleepers[0].target)
+                self._wake_due()
+            else:
+                self._now = candidate
+        self._anchor = wall
+
+    def _wake_due(self) -> None:
+        """Wake every sleeper due by now, giving each its hold back before time can move on."""
+        woke = False
+        while self._sleepers and self._sleepers[0].target <= self._now:
+            sleeper = heapq.heappop(self._sleepers)
+            sleeper.woken = True
+            if sleeper.depth:
+                self._holds[sleeper.ident] = self._holds.get(sleeper.ident, 0) + sleeper.depth
+            woke = True
+        if woke:
+            self._anchor = time.monotonic()
+            self._cond.notify_all()
+
+    def _wall_wait(self) -> float:
+        if self._busy() or not self._sleepers:
+            return _MAX_WALL_WAIT
+        due = (self._sleepers[0].target - self._now) / self.speed
+        return min(max(due, _MIN_WALL_WAIT), _MAX_WALL_WAIT)
+
+
+_MIN_WALL_WAIT = 0.0002
+_MAX_WALL_WAIT = 0.05
 
 
 class ManualClock:
@@ -140,9 +274,11 @@ class ManualClock:
 class ClockTicker:
     """Calls `step()` every `interval` simulated seconds of the local clock, on a daemon thread.
 
-    It only watches the clock (never `clock.sleep`, which would move a ManualClock), so it works with a
-    SpeedClock (a drill at 60x steps a 60 s interval every wall second) and with a ManualClock that a test
-    advances. Errors are kept in `errors` and do not stop the ticker.
+    On a `SpeedClock` the ticker is an actor: it steps at exactly `start + k * interval` (it sleeps on the
+    clock, which never passes its wake-up before it has woken) and holds the clock while it steps, so an
+    alarm evaluation or an AppConfig deployment step happens at the same simulated instant whatever the
+    host's load. On a ManualClock it only watches the clock (`clock.sleep` would move it) and steps at the
+    first poll after a test advanced it. Errors are kept in `errors` and do not stop the ticker.
     """
 
     def __init__(self, step: Callable[[], object], interval: float, *, name: str, poll: float = 0.02) -> None:
@@ -164,7 +300,7 @@ class ClockTicker:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
+        self._stop.set()  # a ticker sleeping on a SpeedClock notices within its 0.05 s wall wait
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -174,7 +310,11 @@ class ClockTicker:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
-        due = get_clock().time()
+        clock = get_clock()
+        if isinstance(clock, SpeedClock):
+            self._run_as_actor(clock)
+            return
+        due = clock.time()
         while not self._stop.is_set():
             now = get_clock().time()
             if now >= due:
@@ -187,3 +327,15 @@ class ClockTicker:
                     self.errors.append(exc)
                     _log.exception("%s: step failed", self.name)
             self._stop.wait(self.poll)
+
+    def _run_as_actor(self, clock: SpeedClock) -> None:
+        with clock.working():
+            due = clock.time()
+            while not self._stop.is_set():
+                try:
+                    self._step()
+                except Exception as exc:
+                    self.errors.append(exc)
+                    _log.exception("%s: step failed", self.name)
+                due += self.interval
+                clock.sleep(due - clock.time(), cancel=self._stop)

@@ -74,7 +74,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import failsafe
-from failsafe_tools.local.clock import get_clock
+from failsafe_tools.local.clock import SpeedClock, get_clock
 from failsafe_tools.local.emf import publish_emf_lines
 from failsafe_tools.local.lambda_sandbox import PackageRuntime, SandboxPool
 
@@ -516,15 +516,44 @@ def _prepare(fn: LambdaFunction, event: Any) -> _Run:
 
 @contextmanager
 def _working() -> Iterator[None]:
-    """Hold the drill clock still while an invocation computes, then count its modelled duration."""
+    """Hold the drill clock still while an invocation computes, then count its modelled duration.
+
+    A sleep inside the invocation (a retry backoff) is modelled too: it moves the clock at once
+    (`SpeedClock.working(jump_sleeps=True)`), since its caller, an actor waiting for the result, keeps the
+    clock held meanwhile."""
     clock = get_clock()
-    working = getattr(clock, "working", None)
-    if working is None:  # a ManualClock moves only when told
+    if not isinstance(clock, SpeedClock):  # a ManualClock moves only when told
         yield
         return
-    with working():
+    with clock.working(jump_sleeps=True):
         yield
-    clock.advance(MODELLED_INVOCATION_SECONDS)  # type: ignore[attr-defined]
+    clock.advance(MODELLED_INVOCATION_SECONDS)
+
+
+@contextmanager
+def _handed_off() -> Iterator[Callable[[], None]]:
+    """A hold taken now for a thread about to start (its `release` is called once that thread holds)."""
+    clock = get_clock()
+    if not isinstance(clock, SpeedClock):
+        yield lambda: None
+        return
+    hold = clock.hold()
+    try:
+        yield hold.release
+    except BaseException:
+        hold.release()
+        raise
+
+
+@contextmanager
+def _held() -> Iterator[None]:
+    """Hold a drill clock (without modelling anything) while the calling thread works."""
+    clock = get_clock()
+    if not isinstance(clock, SpeedClock):
+        yield
+        return
+    with clock.working():
+        yield
 
 
 def _handler_thread(run: _Run, lineage: _Lineage) -> None:
@@ -812,18 +841,24 @@ def run_invocation(
         if _async_mode == "inline":
             _execute(fn, event, asynchronous=True)
         else:
+            with _handed_off() as release:
 
-            def background() -> None:
-                try:
-                    _execute(fn, event, asynchronous=True)
-                finally:
-                    with _pending_lock:
-                        _pending.discard(threading.current_thread())
+                def background() -> None:
+                    # Lambda queues the event and runs it at once: on a drill clock the invocation holds
+                    # time from the moment it was queued, so none passes before it runs.
+                    try:
+                        with _held():
+                            release()
+                            _execute(fn, event, asynchronous=True)
+                    finally:
+                        release()
+                        with _pending_lock:
+                            _pending.discard(threading.current_thread())
 
-            thread = threading.Thread(target=background, name="lambda-async", daemon=True)
-            with _pending_lock:
-                _pending.add(thread)
-            thread.start()
+                thread = threading.Thread(target=background, name="lambda-async", daemon=True)
+                with _pending_lock:
+                    _pending.add(thread)
+                thread.start()
         return InvocationResult(status_code=202, payload=b"", executed_version=_function_version(fn))
     if invocation_type != "RequestResponse":
         from moto.awslambda.exceptions import InvalidParameterValueException

@@ -25,6 +25,8 @@ Hooked moto internals (each asserted by `install()`; a missing one raises `MotoH
 `WaitFunction._wait_interval`, `Timestamp._get_wait_seconds`, `retrier_decl.time`,
 `execute_state.threading`, `callback.Event`, `callback.HeartbeatEndpoint`,
 `EventManager._get_current_timestamp`, `parser.models.datetime`, `parser.backend.execution.datetime`,
+`execute_state.Thread`, `execution_worker.Thread`, `program.threading` (the interpreter's threads hold a
+drill's `SpeedClock` while they compute: `HeldThread`),
 `moto.stepfunctions.models.utcnow`, and `StepFunctionResponse.send_task_failure` (moto 5.2.5 drops the
 `cause` of SendTaskFailure; the patched handler passes it to the interpreter, as AWS does).
 """
@@ -40,7 +42,7 @@ import types
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from failsafe_tools.local.clock import Clock, ManualClock, get_clock
+from failsafe_tools.local.clock import Clock, Hold, ManualClock, SpeedClock, get_clock
 from failsafe_tools.local.lambda_runtime import MotoHookError, require_hook, require_params
 
 if TYPE_CHECKING:
@@ -160,13 +162,102 @@ def _wait_until(event: threading.Event, clock: Clock, deadline: float) -> bool:
 
 
 class ClockEvent(threading.Event):
-    """threading.Event whose `wait(timeout)` timeout is simulated seconds on the local clock."""
+    """threading.Event whose `wait(timeout)` timeout is simulated seconds on the local clock.
+
+    On a `SpeedClock` a waiting thread is idle (its hold is suspended, the timeout is a clock wake-up that
+    time does not pass before the waiter has woken), and `set()` hands every waiter a hold, so no simulated
+    time passes between the event and the waiter going on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._handoffs: list[Hold] = []
+        self._waiting = 0
+        self._guard = threading.Lock()
+
+    def set(self) -> None:
+        clock = get_clock()
+        if isinstance(clock, SpeedClock):
+            with self._guard:
+                if not self.is_set():
+                    self._handoffs.extend(clock.hold() for _ in range(self._waiting))
+            super().set()
+            clock.wake()
+            return
+        super().set()
 
     def wait(self, timeout: float | None = None) -> bool:
+        clock = get_clock()
+        if isinstance(clock, SpeedClock):
+            return self._wait_on(clock, timeout)
         if timeout is None:
             return super().wait()
-        clock = get_clock()
         return _wait_until(self, clock, clock.time() + float(timeout))
+
+    def _wait_on(self, clock: SpeedClock, timeout: float | None) -> bool:
+        if self.is_set():
+            return True
+        with self._guard:
+            self._waiting += 1
+        try:
+            clock.sleep(float("inf") if timeout is None else max(0.0, float(timeout)), cancel=self)
+            return self.is_set()
+        finally:
+            with self._guard:
+                self._waiting -= 1
+                handoff = self._handoffs.pop() if self._handoffs else None
+            if handoff is not None:
+                handoff.release()
+
+
+class HeldThread(threading.Thread):
+    """A thread of moto's ASL interpreter as a drill actor: it holds a `SpeedClock` while it runs (from the
+    instant it is started: the starter hands it a hold), and a thread that joins it is idle meanwhile and
+    gets a hold handed back when it ends. On any other clock it is a plain thread."""
+
+    def start(self) -> None:
+        clock = get_clock()
+        self._clock = clock if isinstance(clock, SpeedClock) else None
+        self._start_hold = self._clock.hold() if self._clock is not None else None
+        self._guard = threading.Lock()
+        self._joiners = 0
+        self._exit_holds: list[Hold] = []
+        try:
+            super().start()
+        except BaseException:
+            if self._start_hold is not None:
+                self._start_hold.release()
+            raise
+
+    def run(self) -> None:
+        clock = self._clock
+        if clock is None:
+            super().run()
+            return
+        with clock.working():
+            if self._start_hold is not None:
+                self._start_hold.release()
+            try:
+                super().run()
+            finally:
+                with self._guard:
+                    self._exit_holds.extend(clock.hold() for _ in range(self._joiners))
+
+    def join(self, timeout: float | None = None) -> None:
+        clock = getattr(self, "_clock", None)
+        if clock is None or threading.current_thread() is self:
+            super().join(timeout)
+            return
+        with self._guard:
+            self._joiners += 1
+        try:
+            with clock.idle():
+                super().join(timeout)
+        finally:
+            with self._guard:
+                self._joiners -= 1
+                handoff = self._exit_holds.pop() if self._exit_holds else None
+            if handoff is not None:
+                handoff.release()
 
 
 class _ClockTimeModule(types.ModuleType):
@@ -188,9 +279,11 @@ class _ClockTimeModule(types.ModuleType):
 
 
 class _ClockThreadingModule(types.ModuleType):
-    """Stand-in for the `threading` module inside moto's execute_state: its Event waits on the clock."""
+    """Stand-in for the `threading` module inside moto's ASL interpreter: its Event waits on the clock and
+    its Thread is a drill actor (`HeldThread`)."""
 
     Event = ClockEvent
+    Thread = HeldThread
 
     def __init__(self) -> None:
         super().__init__("failsafe_clock_threading")
@@ -461,9 +554,31 @@ def _closed_token_patches(parser_backend_cls: Any) -> list[_Patch]:
     ]
 
 
+def _actor_patches() -> list[_Patch]:
+    """The interpreter's threads as drill actors (`HeldThread`): the execution, its program worker and the
+    thread of a Task with TimeoutSeconds hold a SpeedClock while they compute, so an execution's states
+    take no simulated time between its waits however busy the host is."""
+    from moto.stepfunctions.parser.asl.component.program import program
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+    from moto.stepfunctions.parser.backend import execution_worker
+
+    for owner, what in ((execute_state, "the Task TimeoutSeconds worker"), (execution_worker, "execution")):
+        current = require_hook(owner, "Thread", f"Thread class of the {what} thread")
+        if current is not threading.Thread and current is not HeldThread:
+            raise MotoHookError(f"moto's {owner.__name__}.Thread is not threading.Thread")
+    program_threading = require_hook(program, "threading", "module providing the program worker thread")
+    if program_threading is not threading and not isinstance(program_threading, _ClockThreadingModule):
+        raise MotoHookError("moto's program.threading is not the threading module")
+    return [
+        _Patch(execute_state, "Thread", HeldThread),
+        _Patch(execution_worker, "Thread", HeldThread),
+        _Patch(program, "threading", _ClockThreadingModule()),
+    ]
+
+
 def _build_patches() -> list[_Patch]:
     """Assert every hooked moto internal and return the patches (nothing applied yet)."""
-    return [*_wait_patches(), *_timeout_patches(), *_date_patches(), *_api_patches()]
+    return [*_wait_patches(), *_timeout_patches(), *_actor_patches(), *_date_patches(), *_api_patches()]
 
 
 def install() -> None:
