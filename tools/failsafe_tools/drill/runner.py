@@ -66,6 +66,9 @@ restore) is about 45 simulated minutes, so the default drill ends within a minut
 riskier on a small machine: the local Lambda runtime times handlers out on the simulated clock, so at 90x
 a 30 s Timeout is a third of a wall second of a busy CPU."""
 
+DRILL_USERS = 400
+"""Distinct users of the drill's traffic."""
+
 OPERATOR_POLL_SECONDS = 5.0
 """Simulated seconds between two looks of the drill's operator (state, approvals, repairs)."""
 
@@ -251,7 +254,8 @@ class _Drill:
 
         users = [
             {"user_id": u.user_id, "region": u.region, "cohort": u.cohort, "client": u.client}
-            for u in get_catalog().users[:400]
+            # the 400 most active users, the ones a running service's cache holds (`Recommender.warm`)
+            for u in sorted(get_catalog().users, key=lambda u: (-len(u.history), u.index))[:DRILL_USERS]
         ]
         self.traffic = TrafficGenerator(
             client=self.client,
@@ -262,8 +266,9 @@ class _Drill:
             users=users,
             rate=self.options.rate,
             refresh_seconds=self.options.refresh_seconds,
-            # as the recommender Lambda starts: cache prewarmed with its default number of users
-            prewarm_users=RecommenderSettings.from_env().prewarm_users,
+            # The incident strikes a service that has been running: its cache is warm for the drill's users
+            # (a cold start's warm-up would read as a cache-hit-rate breach before any fault).
+            prewarm_users=max(RecommenderSettings.from_env().prewarm_users, DRILL_USERS),
             clock=self.clock if isinstance(self.clock, SpeedClock) else None,
         )
         self.traffic.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -80,6 +81,51 @@ def aggregate(stat: str, raws: list[float], sets: list[Any]) -> tuple[float | No
     return ordered[min(rank, len(ordered)) - 1], float(len(values))
 
 
+_SeriesKey = tuple[str, str, frozenset[tuple[str, str]]]
+
+
+class _MetricIndex:
+    """moto's stored datapoints by (namespace, name, dimension set), built incrementally.
+
+    `backend.metric_data` only grows (PutMetricData appends), so each lookup indexes what was appended since
+    the last one instead of scanning (and re-parsing the dimensions of) every stored datapoint: an alarm
+    evaluation costs what its own metric holds, not what the whole account holds."""
+
+    def __init__(self, source: list[Any]) -> None:
+        self.source = source
+        self.seen = 0
+        self.by_key: dict[_SeriesKey, list[tuple[float, Any]]] = {}
+
+    def catch_up(self) -> None:
+        stored = self.source
+        for datum in stored[self.seen : len(stored)]:
+            key = (datum.namespace, datum.name, dims(datum.dimensions))
+            self.by_key.setdefault(key, []).append((epoch(datum.timestamp), datum))
+        self.seen = len(stored)
+
+
+_indexes: dict[int, _MetricIndex] = {}
+_index_lock = threading.Lock()
+
+
+def _stored(backend: Any, spec: MetricSpec) -> list[tuple[float, Any]]:
+    """(epoch, datum) of `spec`'s metric: the indexed PutMetricData data plus moto's computed AWS metrics."""
+    with _index_lock:
+        index = _indexes.get(id(backend))
+        if index is None or index.source is not backend.metric_data or index.seen > len(backend.metric_data):
+            index = _indexes[id(backend)] = _MetricIndex(backend.metric_data)
+        index.catch_up()
+        found = list(index.by_key.get((spec.namespace, spec.name, spec.dimensions), ()))
+    found += [
+        (epoch(datum.timestamp), datum)
+        for datum in backend.aws_metric_data
+        if datum.namespace == spec.namespace
+        and datum.name == spec.name
+        and dims(datum.dimensions) == spec.dimensions
+    ]
+    return found
+
+
 def series(backend: Any, spec: MetricSpec, starts: list[float]) -> list[Datapoint]:
     """One datapoint per window start (missing → value None), from moto's stored metric data."""
     from moto.cloudwatch.models import MetricAggregatedDatum, MetricDatum
@@ -88,14 +134,9 @@ def series(backend: Any, spec: MetricSpec, starts: list[float]) -> list[Datapoin
         return []
     low, high = starts[0], starts[-1] + spec.period
     buckets: dict[int, tuple[list[float], list[Any]]] = {i: ([], []) for i in range(len(starts))}
-    for datum in backend.get_all_metrics():
-        if datum.namespace != spec.namespace or datum.name != spec.name:
-            continue
+    for moment, datum in _stored(backend, spec):
         if spec.unit and datum.unit != spec.unit:
             continue
-        if dims(datum.dimensions) != spec.dimensions:
-            continue
-        moment = epoch(datum.timestamp)
         if not low <= moment < high:
             continue
         index = int((moment - low) // spec.period)
