@@ -18,6 +18,7 @@ event one of those sources recorded.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -223,7 +224,10 @@ class _Drill:
                 raise DrillError(
                     f"the baseline deployment #{deployment} was {state.lower()}; the drill cannot start"
                 )
-            time.sleep(0.05)
+            if isinstance(self.clock, SpeedClock):
+                self.clock.sleep(1.0)  # the ticker progresses the deployment meanwhile
+            else:
+                time.sleep(0.05)
         raise DrillError(f"the baseline deployment #{deployment} did not complete within 30 s wall time")
 
     def start_traffic(self) -> None:
@@ -603,7 +607,12 @@ def run_drill(
 
     stop = stop or threading.Event()
     wall_start = time.monotonic()
-    clock = SpeedClock(options.speed)
+    # A whole minute, so the fault lands at the same phase of CloudWatch's one-minute periods in every run.
+    clock = SpeedClock(options.speed, start=math.floor(time.time() / 60.0) * 60.0)
+    # The operator is an actor from the first instant: provisioning, the baseline and the traffic's start
+    # take no simulated time, so the ticker's, the traffic's and the operator's schedules keep the same
+    # phase whatever the host's speed (the hold is given up in the operator's sleeps).
+    setup = clock.hold()
     pager = PagerDutySink(now=clock.now)
     pager.start()
     parameters = {**options.parameters, "PagerDutyBaseUrl": pager.url}
@@ -617,27 +626,29 @@ def run_drill(
             options.template, parameters, clock=clock, lambda_python=options.lambda_python
         )
     except BaseException:
+        setup.release()
         pager.stop()
         raise
     drill = _Drill(options, stack, progress)
     drill.pager = pager
     interrupted = False
     try:
-        with use_local_stack(stack):
+        with use_local_stack(stack), clock.working():
+            setup.release()
             drill.phase = "deploying the normal toggles"
             drill.report_progress()
             drill.configure_pagerduty()
             drill.deploy_baseline()
             drill.start_traffic()
             try:
-                with clock.working():  # the operator is an actor too: it looks every OPERATOR_POLL_SECONDS
-                    returned = drill.run(stop)
+                returned = drill.run(stop)
             except KeyboardInterrupt:
                 interrupted = True
                 returned = False
             interrupted = interrupted or stop.is_set()
             return _finish(drill, options, returned=returned, interrupted=interrupted, wall_start=wall_start)
     finally:
+        setup.release()
         if drill.traffic is not None:
             drill.traffic.stop()
         with contextlib.suppress(Exception):
