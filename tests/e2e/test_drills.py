@@ -24,7 +24,7 @@ from failsafe_tools.drill.scenarios import DEFAULT_SCENARIO, SCENARIOS, Scenario
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-SPEED = DEFAULT_SPEED  # faster risks spurious Lambda timeouts (see failsafe_tools.drill.runner.DEFAULT_SPEED)
+SPEED = DEFAULT_SPEED  # the scorecard does not depend on it (tests/e2e/test_drill_determinism.py)
 # Shorter verify window and restore than production (template parameters, i.e. data): none of them is a
 # scored target, and they keep the whole e2e suite within a few minutes of wall time.
 QUICK_RECOVERY = {
@@ -88,7 +88,7 @@ def test_drill_scenario_meets_every_target(
 def test_failsafe_drill_default_passes_and_writes_the_complete_report(
     tmp_path: Path, in_repo: Path, built_package: tuple[Path, Path]
 ) -> None:
-    # Given the README's first command, with its defaults (latency scenario, 75x, production windows)
+    # Given the README's first command, with its defaults (latency scenario, production windows)
     runner = CliRunner()
 
     # When `failsafe drill` runs (its wall time is measured by benchmarks/bench_local_stack.py, not here)
