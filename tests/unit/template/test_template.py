@@ -553,3 +553,17 @@ def test_every_task_retries_retryable_aws_errors_within_the_fastest_stage_target
             for i in range(retry["MaxAttempts"])
         ]
         assert sum(delays) <= fastest / 4, (name, delays)
+
+
+def test_the_recommender_polls_appconfig_every_15_seconds_on_both_paths() -> None:
+    # Given the reference recommender's environment
+    env = source()["Resources"]["RecommenderFunction"]["Properties"]["Environment"]["Variables"]
+
+    # Then it polls every 15 s through appconfigdata (its client) and through the agent/extension, whose
+    # default of 45 s would put a 45 s poll on the mitigation's critical path
+    assert env["FAILSAFE_REFRESH_SECONDS"] == "15"
+    assert env["AWS_APPCONFIG_EXTENSION_POLL_INTERVAL_SECONDS"] == "15"
+    from failsafe.recommender.settings import RecommenderSettings
+
+    strings = {k: v for k, v in env.items() if isinstance(v, str)}  # the !Ref values are the stack's
+    assert RecommenderSettings.from_env({**strings, "AWS_REGION": "us-east-1"}).refresh_seconds == 15
