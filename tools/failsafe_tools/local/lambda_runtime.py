@@ -628,7 +628,7 @@ def _execute_in_sandbox(
     run = _prepare(fn, event)
     key = f"{run.name}@{run.root}"
     reserved = getattr(fn, "reserved_concurrency", None)
-    with _working():  # a cold start computes too
+    with _held():  # a cold start computes too (its duration is in the invocation's modelled figure)
         sandbox = pool.acquire(
             key,
             handler=run.handler_spec,
