@@ -98,6 +98,16 @@ SCENARIOS: dict[str, Scenario] = {
             expected_alarms=("coverage-p1", "coverage-p2"),
             expected_levels=(Level.TWO,),
         ),
+        # A P2 alone: with K = 10 a ranking cut moves coverage in 10 % steps, so the page's own report
+        # brings it between the two thresholds: every CF-served page also reports 93 % of its slots
+        # filled, which with the ranking's 100 % averages 96.5 % (under P2's 98, not under P1's 95).
+        Scenario(
+            name="coverage-p2",
+            title="CF-served pages leave 7 % of their slots empty (coverage 96.5 %: a P2, not a P1)",
+            signals={"Coverage": 93.0},
+            expected_alarms=("coverage-p2",),
+            expected_levels=(Level.ONE, Level.TWO),
+        ),
         Scenario(
             name="cf-outage",
             title="Collaborative filtering is down: every CF call fails",
