@@ -31,6 +31,7 @@ def test_the_issue_lists_every_scenario_and_latency_is_the_default() -> None:
         "latency",
         "errors",
         "coverage",
+        "coverage-p2",  # issue 14: a P2 alone, in force within 10 minutes
         "cf-outage",
         "security",
         "cost",
