@@ -616,8 +616,10 @@ def run_drill(
     clock = SpeedClock(options.speed, start=math.floor(time.time() / 60.0) * 60.0)
     # The operator is an actor from the first instant: provisioning, the baseline and the traffic's start
     # take no simulated time, so the ticker's, the traffic's and the operator's schedules keep the same
-    # phase whatever the host's speed (the hold is given up in the operator's sleeps).
-    setup = clock.hold()
+    # phase whatever the host's speed (the hold is given up in the operator's sleeps, and in this thread's
+    # own: a Lambda invoked during provisioning sleeps its modelled duration here).
+    setup = contextlib.ExitStack()
+    setup.enter_context(clock.working())
     pager = PagerDutySink(now=clock.now)
     pager.start()
     parameters = {**options.parameters, "PagerDutyBaseUrl": pager.url}
@@ -631,7 +633,7 @@ def run_drill(
             options.template, parameters, clock=clock, lambda_python=options.lambda_python
         )
     except BaseException:
-        setup.release()
+        setup.close()
         pager.stop()
         raise
     drill = _Drill(options, stack, progress)
@@ -639,7 +641,7 @@ def run_drill(
     interrupted = False
     try:
         with use_local_stack(stack), clock.working():
-            setup.release()
+            setup.close()
             drill.phase = "deploying the normal toggles"
             drill.report_progress()
             drill.configure_pagerduty()
@@ -653,7 +655,7 @@ def run_drill(
             interrupted = interrupted or stop.is_set()
             return _finish(drill, options, returned=returned, interrupted=interrupted, wall_start=wall_start)
     finally:
-        setup.release()
+        setup.close()
         if drill.traffic is not None:
             drill.traffic.stop()
         with contextlib.suppress(Exception):

@@ -516,9 +516,9 @@ def _prepare(fn: LambdaFunction, event: Any) -> _Run:
 
 @contextmanager
 def _working() -> Iterator[None]:
-    """Hold the drill clock still while an invocation computes, then count its modelled duration.
+    """Hold the drill clock still while an invocation computes.
 
-    A sleep inside the invocation (a retry backoff) is modelled too: it moves the clock at once
+    A sleep inside the invocation (a retry backoff) is modelled: it moves the clock at once
     (`SpeedClock.working(jump_sleeps=True)`), since its caller, an actor waiting for the result, keeps the
     clock held meanwhile."""
     clock = get_clock()
@@ -527,7 +527,15 @@ def _working() -> Iterator[None]:
         return
     with clock.working(jump_sleeps=True):
         yield
-    clock.advance(MODELLED_INVOCATION_SECONDS)
+
+
+def _modelled_duration() -> None:
+    """The invocation's duration on a drill clock, in the calling thread once the handler is done: the
+    caller sleeps `MODELLED_INVOCATION_SECONDS` (its hold given up, taken back at exactly that instant), so
+    other actors go on meanwhile and nobody else's schedule shifts."""
+    clock = get_clock()
+    if isinstance(clock, SpeedClock):
+        clock.sleep(MODELLED_INVOCATION_SECONDS)
 
 
 @contextmanager
@@ -618,6 +626,7 @@ def _execute(fn: LambdaFunction, event: Any, *, asynchronous: bool = False) -> I
         )
         thread.start()
         timed_out = _await_handler(run)
+    _modelled_duration()
     return _finish(run, timed_out, (time.monotonic() - (run.start_wall or wall0)) * 1000.0)
 
 
@@ -658,6 +667,7 @@ def _execute_in_sandbox(
             )
     finally:
         pool.release(key, sandbox)
+    _modelled_duration()
     run.capture.write(outcome.log)
     if outcome.error is not None:
         body = {"errorMessage": "", "errorType": "Unhandled", **outcome.error, "requestId": run.request_id}
