@@ -300,3 +300,36 @@ def test_a_manual_incident_is_scored_from_the_operator_action() -> None:
     assert card.measures[0].name == "incident opened"
     assert card.measures[0].seconds == 30
     assert all(x.name != "trigger" for x in card.measures)
+
+
+def test_an_operator_level_is_found_at_millisecond_precision_with_its_deployment_first() -> None:
+    # Given an operator's action at 12:00:00.000866, whose invocation deployed the level (mitigation first)
+    # and started the execution in the same instant, recorded by Step Functions in milliseconds
+    operator = at(0) + timedelta(microseconds=866)
+    timeline = Timeline(
+        events=[
+            TimelineEvent(at=operator, source="drill", kind="drill:manual", title="level 3"),
+            TimelineEvent(
+                at=at(0),
+                source="execution",
+                kind="execution:started",
+                title="workflow started",
+                data={"incident_id": "man-1"},
+            ),
+            TimelineEvent(
+                at=operator,
+                source="appconfig",
+                kind="deployment:complete",
+                title="deployment #2",
+                why="failsafe man-1: recommender/prod -> stage_3",
+                data={"config_version": 2, "document_version": 2},
+            ),
+            TimelineEvent(at=at(15), source="client", kind="client:version", title="v2", data={"version": 2}),
+        ]
+    )
+
+    # When the milestones are picked
+    m = milestones(timeline, PREFIX)
+
+    # Then the execution is the incident and its deployment the rollback the clients converged on
+    assert (m.incident, m.deployed, m.converged) == (at(0), operator, at(15))

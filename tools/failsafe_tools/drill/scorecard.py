@@ -127,11 +127,17 @@ def milestones(timeline: Timeline, alarm_prefix: str) -> Milestones:
         lambda e: e.kind == "alarm:ALARM" and str(e.data.get("alarm", "")).startswith(alarm_prefix),
         after=start.at if start else None,
     )
-    incident = timeline.first("execution:started", after=start.at if start else None)
+    # Step Functions' history has millisecond timestamps: an execution the operator's action started in the
+    # same simulated instant reads up to a millisecond earlier than the drill's own (microsecond) note.
+    since = start.at.replace(microsecond=start.at.microsecond // 1000 * 1000) if start else None
+    incident = timeline.first("execution:started", after=since)
     incident_id = incident.data.get("incident_id") if incident else None
+    # After the fault or the operator's action: an operator's level deploys before its execution starts
+    # (mitigation first), in the same invocation.
+    since_start = start or incident
     deployed = timeline.first(
         lambda e: e.kind == "deployment:complete" and "restore" not in str(e.why or "").lower(),
-        after=incident.at if incident else None,
+        after=since_start.at if since_start else None,
     )
     version = deployed.data.get("config_version") if deployed else None
     document = deployed.data.get("document_version") if deployed else None
@@ -161,7 +167,7 @@ def milestones(timeline: Timeline, alarm_prefix: str) -> Milestones:
         for e in timeline.sorted()
         if e.kind == "deployment:complete"
         and "restore" not in str(e.why or "").lower()
-        and (incident is None or e.at >= incident.at)
+        and (since_start is None or e.at >= since_start.at)
         and (not restores or e.at < restores[0].at)
     ]
     mitigated = _clients_on(timeline, rollbacks[-1]) if rollbacks else None
