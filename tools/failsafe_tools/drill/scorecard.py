@@ -129,8 +129,8 @@ def milestones(timeline: Timeline, alarm_prefix: str) -> Milestones:
     )
     # Step Functions' history has millisecond timestamps: an execution the operator's action started in the
     # same simulated instant reads up to a millisecond earlier than the drill's own (microsecond) note.
-    since = start.at.replace(microsecond=start.at.microsecond // 1000 * 1000) if start else None
-    incident = timeline.first("execution:started", after=since)
+    start_ms = start.at.replace(microsecond=start.at.microsecond // 1000 * 1000) if start else None
+    incident = timeline.first("execution:started", after=start_ms)
     incident_id = incident.data.get("incident_id") if incident else None
     # After the fault or the operator's action: an operator's level deploys before its execution starts
     # (mitigation first), in the same invocation.
