@@ -16,3 +16,14 @@ def drain_queue(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
         for message in got:
             out.append(json.loads(message["Body"]))
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+STACK_TEMPLATE: dict[str, Any] = {
+    "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+    "Outputs": {
+        "NotificationTopicArn": {"Value": {"Ref": "Topic"}},
+        "ServiceName": {"Value": "recommender"},
+        "EnvironmentName": {"Value": "prod"},
+    },
+}
+"""A one-topic stack with the outputs `--stack` resolution reads (the CLI target tests)."""

@@ -3,46 +3,22 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
+from tests.support import STACK_TEMPLATE
 from typer.testing import CliRunner
 
 from failsafe_tools.cli.app import build_app
 from failsafe_tools.target import TargetError, resolve
-
-TEMPLATE = {
-    "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
-    "Outputs": {
-        "NotificationTopicArn": {"Value": {"Ref": "Topic"}},
-        "ServiceName": {"Value": "recommender"},
-        "EnvironmentName": {"Value": "prod"},
-    },
-}
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
-@pytest.fixture
-def fake_credentials(monkeypatch: pytest.MonkeyPatch, aws_env: None) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
 
 
 def test_stack_outputs_come_from_cloudformation(fake_credentials: None) -> None:
     # Given a deployed stack with outputs
     with mock_aws():
         boto3.client("cloudformation", region_name="eu-west-1").create_stack(
-            StackName="failsafe-prod", TemplateBody=json.dumps(TEMPLATE)
+            StackName="failsafe-prod", TemplateBody=json.dumps(STACK_TEMPLATE)
         )
 
         # When the CLI resolves --stack failsafe-prod --region eu-west-1

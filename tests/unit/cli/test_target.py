@@ -7,34 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.support import STACK_TEMPLATE
 from typer.testing import CliRunner
 
 from failsafe_tools.cli.app import build_app
 from failsafe_tools.target import TargetError, resolve
-
-TEMPLATE = {
-    "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
-    "Outputs": {
-        "NotificationTopicArn": {"Value": {"Ref": "Topic"}},
-        "ServiceName": {"Value": "recommender"},
-        "EnvironmentName": {"Value": "prod"},
-    },
-}
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
-@pytest.fixture
-def fake_credentials(monkeypatch: pytest.MonkeyPatch, aws_env: None) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
 
 
 def test_no_region_names_the_fix(fake_credentials: None) -> None:
@@ -86,7 +63,7 @@ def test_no_local_stack_is_refused_instead_of_a_throwaway_one(
     # Given no running local stack, in a directory with a template (where a stack used to be started for
     # the one command and vanish with it)
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "template.yaml").write_text(json.dumps(TEMPLATE), encoding="utf-8")
+    (tmp_path / "template.yaml").write_text(json.dumps(STACK_TEMPLATE), encoding="utf-8")
 
     # When --target local is resolved / Then it refuses with the fix: start one, or name a deployed stack
     with pytest.raises(TargetError, match=r"no local stack is running; start one with `failsafe local up"):
